@@ -1,0 +1,1 @@
+"""Precision-marketing engine: the packages behind app.py."""

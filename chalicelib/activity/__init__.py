@@ -1,0 +1,1 @@
+"""Activity: orders and behaviour events, and the consumer of their DynamoDB stream."""

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every package uses: errors, config, clock, ids, HTTP edge."""

@@ -1,0 +1,190 @@
+"""PynamoDB plumbing shared by stores: table Meta, and the generic definitions repository."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+
+from chalicelib.core.clock import to_iso
+from chalicelib.core.config import get_config
+from chalicelib.core.errors import Conflict, NotFound, PreconditionFailed
+from chalicelib.core.records import AlreadyExists, Record
+
+
+def table_meta(logical: str) -> Any:
+    """A PynamoDB Meta class for a logical table, from the process config."""
+    cfg = get_config()
+
+    class Meta:
+        table_name = cfg.table(logical)
+        region = cfg.region
+        host = cfg.endpoint_url
+        max_retry_attempts = 8
+
+    return Meta
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    """True when a PynamoDB write failed only because its condition did not hold."""
+    code = getattr(exc, "cause_response_code", None)
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+class DefinitionItem(Model):
+    """Envelope of every merchant-owned definition: pk=merchant, sk=KIND#id, body as JSON."""
+
+    Meta = table_meta("definitions")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    item_id = UnicodeAttribute()
+    data = JSONAttribute()
+    status = UnicodeAttribute(null=True)
+    label = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    idem_fp = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+def _record(item: DefinitionItem) -> Record:
+    return Record(item.pk, item.kind, item.item_id, dict(item.data or {}), int(item.version or 0),
+                  item.created_at, item.updated_at, item.status, item.label, item.idem_fp)
+
+
+class DefinitionRepo:
+    """CRUD with optimistic locking and cursor paging for one kind of definition."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _sk(self, item_id: str) -> str:
+        return f"{self.kind}#{item_id}"
+
+    def _load(self, merchant_id: str, item_id: str) -> DefinitionItem | None:
+        try:
+            return DefinitionItem.get(merchant_id, self._sk(item_id), consistent_read=True)
+        except DefinitionItem.DoesNotExist:
+            return None
+
+    def get(self, merchant_id: str, item_id: str) -> Record | None:
+        item = self._load(merchant_id, item_id)
+        return _record(item) if item else None
+
+    def require(self, merchant_id: str, item_id: str) -> Record:
+        record = self.get(merchant_id, item_id)
+        if record is None:
+            raise NotFound(f"no {self.kind.lower()} {item_id}", field="path.id")
+        return record
+
+    def create(self, merchant_id: str, item_id: str, data: dict[str, Any], now: datetime, *,
+               status: str | None = None, label: str | None = None, name: str | None = None,
+               idem_fp: str | None = None) -> Record:
+        stamp = to_iso(now)
+        item = DefinitionItem(merchant_id, self._sk(item_id), kind=self.kind, item_id=item_id, data=data,
+                              status=status, label=label, name=name, idem_fp=idem_fp,
+                              created_at=stamp, updated_at=stamp)
+        try:
+            item.save(condition=DefinitionItem.pk.does_not_exist())
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            existing = self.get(merchant_id, item_id)
+            if existing is None:
+                raise
+            raise AlreadyExists(existing) from exc
+        return _record(item)
+
+    def update(self, merchant_id: str, item_id: str, data: dict[str, Any], now: datetime, *,
+               expected_version: int | None, status: str | None = None, label: str | None = None,
+               name: str | None = None) -> Record:
+        item = self._load(merchant_id, item_id)
+        if item is None:
+            raise NotFound(f"no {self.kind.lower()} {item_id}", field="path.id")
+        if expected_version is not None and int(item.version or 0) != expected_version:
+            raise PreconditionFailed(f"version {expected_version} is stale; current is {item.version}",
+                                     field="header.If-Match")
+        item.data = data
+        item.status = status
+        item.label = label
+        item.name = name
+        item.updated_at = to_iso(now)
+        try:
+            item.save()
+        except PutError as exc:
+            if is_condition_failure(exc):
+                raise PreconditionFailed("the item changed while you were updating it",
+                                         field="header.If-Match") from exc
+            raise
+        return _record(item)
+
+    def set_status(self, merchant_id: str, item_id: str, status: str, now: datetime, *,
+                   expected_status: tuple[str, ...], data_updates: dict[str, Any] | None = None) -> Record:
+        """Atomically move status from one of `expected_status` (409 otherwise)."""
+        item = self._load(merchant_id, item_id)
+        if item is None:
+            raise NotFound(f"no {self.kind.lower()} {item_id}", field="path.id")
+        if item.status not in expected_status:
+            raise Conflict(f"{self.kind.lower()} is {item.status}; allowed from {', '.join(expected_status)}",
+                           field="status")
+        actions = [DefinitionItem.status.set(status), DefinitionItem.updated_at.set(to_iso(now)),
+                   DefinitionItem.version.add(1)]
+        if data_updates:
+            merged = dict(item.data or {})
+            merged.update(data_updates)
+            actions.append(DefinitionItem.data.set(merged))
+        try:
+            item.update(actions=actions, condition=DefinitionItem.status.is_in(*expected_status)
+                        & (DefinitionItem.version == item.version))
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise Conflict(f"{self.kind.lower()} changed state concurrently; retry", field="status") from exc
+            raise
+        return _record(item)
+
+    def delete(self, merchant_id: str, item_id: str, *, expected_version: int | None = None) -> None:
+        item = self._load(merchant_id, item_id)
+        if item is None:
+            raise NotFound(f"no {self.kind.lower()} {item_id}", field="path.id")
+        if expected_version is not None and int(item.version or 0) != expected_version:
+            raise PreconditionFailed(f"version {expected_version} is stale; current is {item.version}",
+                                     field="header.If-Match")
+        try:
+            item.delete(condition=DefinitionItem.version == item.version)
+        except DeleteError as exc:
+            if is_condition_failure(exc):
+                raise PreconditionFailed("the item changed while you were deleting it",
+                                         field="header.If-Match") from exc
+            raise
+
+    def list(self, merchant_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
+             status: str | None = None, label: str | None = None) -> tuple[list[Record], dict[str, Any] | None]:
+        condition: Condition | None = None
+        if status is not None:
+            condition = DefinitionItem.status == status
+        if label is not None:
+            label_cond = DefinitionItem.label == label
+            condition = label_cond if condition is None else condition & label_cond
+        results = DefinitionItem.query(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"),
+                                       filter_condition=condition, limit=limit,
+                                       last_evaluated_key=start_key, consistent_read=True)
+        records = [_record(item) for item in results]
+        last = results.last_evaluated_key if len(records) >= limit else None
+        return records, last
+
+    def count(self, merchant_id: str) -> int:
+        return DefinitionItem.count(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"))
+
+    def iter_all(self, merchant_id: str) -> builtins.list[Record]:
+        return [_record(i) for i in DefinitionItem.query(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"))]

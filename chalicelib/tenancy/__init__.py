@@ -1,0 +1,1 @@
+"""Tenancy: merchants, API keys and per-merchant settings."""

@@ -1,0 +1,86 @@
+"""Routes: health, settings and API keys."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from pydantic import ValidationError
+
+from chalicelib import wiring
+from chalicelib.core.auth import ADMIN_ONLY, ALL_ROLES, Role
+from chalicelib.core.clock import to_iso
+from chalicelib.core.errors import Invalid
+from chalicelib.core.http import Reply, Request, invalid_from, route
+from chalicelib.core.idempotency import derive_id
+from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.core.schemas import ListQuery
+from chalicelib.tenancy.model import ApiKey, MerchantSettings
+from chalicelib.tenancy.schemas import Health, KeyCreated, KeyIn, KeyOut, KeyPage, SettingsIn, SettingsOut
+
+bp = Blueprint(__name__)
+TAG = "tenancy"
+
+
+def _settings_out(merchant_id: str, settings: MerchantSettings, version: int) -> SettingsOut:
+    data = settings.model_dump(exclude={"webhook_secret"})
+    return SettingsOut(merchant_id=merchant_id, version=version, webhook_secret_set=bool(settings.webhook_secret),
+                       **data)
+
+
+def _key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(key_id=key.key_id, role=key.role, staff_id=key.staff_id, label=key.label,
+                  created_at=key.created_at, revoked_at=key.revoked_at)
+
+
+@route(bp, "/v1/health", "GET", summary="Liveness", tag=TAG, roles=None, response=Health)
+def health(req: Request) -> Health:
+    return Health(status="ok", time=to_iso(wiring.now()))
+
+
+@route(bp, "/v1/settings", "GET", summary="Read the merchant's settings", tag=TAG,
+       roles=ALL_ROLES - {Role.STAFF}, response=SettingsOut)
+def get_settings(req: Request) -> Reply:
+    settings, version = wiring.tenancy_service().settings(req.principal.merchant_id)
+    return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
+
+
+@route(bp, "/v1/settings", "PUT", summary="Replace the merchant's settings", tag=TAG, roles=ADMIN_ONLY,
+       body=SettingsIn, response=SettingsOut, if_match=True)
+def put_settings(req: Request) -> Reply:
+    body: SettingsIn = req.body
+    try:
+        new = MerchantSettings.model_validate(body.model_dump())
+    except ValidationError as exc:
+        raise invalid_from(exc, "body") from exc
+    given = "webhook_secret" in body.model_fields_set
+    settings, version = wiring.tenancy_service().put_settings(req.principal.merchant_id, new, req.if_match, given)
+    return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
+
+
+@route(bp, "/v1/keys", "POST", summary="Create an API key", tag=TAG, roles=ADMIN_ONLY, body=KeyIn,
+       response=KeyCreated, status=201, idempotent=True)
+def create_key(req: Request) -> Reply:
+    body: KeyIn = req.body
+    merchant = req.principal.merchant_id
+    key_id = derive_id("k", merchant, "keys", req.idempotency_key)
+    issued = wiring.tenancy_service().create_key(merchant, body.role, staff_id=body.staff_id, label=body.label,
+                                                 key_id=key_id)
+    out = KeyCreated(api_key=issued.token, **_key_out(issued.key).model_dump())
+    return Reply(out, status=201)
+
+
+@route(bp, "/v1/keys", "GET", summary="List API keys", tag=TAG, roles=ADMIN_ONLY, query=ListQuery,
+       response=KeyPage)
+def list_keys(req: Request) -> KeyPage:
+    q: ListQuery = req.query
+    merchant = req.principal.merchant_id
+    keys, last = wiring.tenancy_service().list_keys(merchant, q.limit, decode_cursor(q.cursor, merchant))
+    return KeyPage(items=[_key_out(k) for k in keys], next_cursor=encode_cursor(last))
+
+
+@route(bp, "/v1/keys/{key_id}", "DELETE", summary="Revoke an API key", tag=TAG, roles=ADMIN_ONLY,
+       response=KeyOut)
+def revoke_key(req: Request, key_id: str) -> KeyOut:
+    if not key_id:
+        raise Invalid("key id is required", field="path.key_id")
+    key = wiring.tenancy_service().revoke_key(req.principal.merchant_id, key_id, req.principal.key_id)
+    return _key_out(key)

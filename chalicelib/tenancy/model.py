@@ -1,0 +1,132 @@
+"""Merchant settings (a validated value object) and the API-key domain objects."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.core.auth import Role
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_ZONES = frozenset(available_timezones())
+
+
+def check_timezone(value: str) -> str:
+    """An IANA zone name zoneinfo knows."""
+    if value not in _ZONES:
+        raise ValueError(f"unknown IANA time zone {value!r}")
+    ZoneInfo(value)
+    return value
+
+
+class Strict(BaseModel):
+    """Base for settings sections: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuietHours(Strict):
+    enabled: bool = True
+    start: str = Field(default="21:00", description="local HH:MM when quiet hours begin")
+    end: str = Field(default="09:00", description="local HH:MM when quiet hours end (sends deferred to it)")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not HHMM.match(value):
+            raise ValueError("must be HH:MM, 00:00-23:59")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.enabled and self.start == self.end:
+            raise ValueError("start and end must differ when quiet hours are enabled")
+        return self
+
+
+class RiskRule(Strict):
+    enabled: bool = True
+    min_claims: int = Field(default=5, ge=1, le=1000, description="claimed at least this many coupons ...")
+    window_days: int = Field(default=30, ge=1, le=365, description="... and redeemed none within this window")
+
+
+class Guardrails(Strict):
+    """SPEC §8 defaults; each adjustable per merchant."""
+
+    daily_messages_per_customer: int = Field(default=1, ge=0, le=100)
+    coupon_message_cooldown_days: int = Field(default=5, ge=0, le=60)
+    weekly_store_coupons_per_customer: int = Field(default=1, ge=0, le=100)
+    weekly_item_coupons_per_customer: int = Field(default=1, ge=0, le=100)
+    inbox_messages_per_day: int = Field(default=1, ge=0, le=100)
+    monthly_store_coupons: int = Field(default=5000, ge=0, le=10_000_000)
+    monthly_item_coupons: int = Field(default=5000, ge=0, le=10_000_000)
+    audience_sends_per_day: int = Field(default=1, ge=0, le=1000)
+    audience_sends_per_month: int = Field(default=60, ge=0, le=10_000)
+    max_recipients_per_send: int = Field(default=100_000, ge=1, le=300_000)
+    risk: RiskRule = Field(default_factory=RiskRule)
+
+
+class RfmThresholds(Strict):
+    recent_days: int = Field(default=30, ge=1, le=180)
+    frequency_threshold: int = Field(default=2, ge=1, le=1000)
+    monetary_threshold_fen: int | None = Field(default=None, ge=0, description="null: the median AOV")
+
+
+class MerchantSettings(Strict):
+    """Everything a merchant can tune; stored whole, versioned for If-Match."""
+
+    store_name: str = Field(default="", max_length=64)
+    timezone: str = "Asia/Shanghai"
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    rfm: RfmThresholds = Field(default_factory=RfmThresholds)
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
+    email_sender: str | None = Field(default=None, max_length=254)
+    sms_sender_id: str | None = Field(default=None, max_length=11)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local = value.startswith(("http://127.0.0.1", "http://localhost"))
+        if not (value.startswith("https://") or local) or " " in value:
+            raise ValueError("must be an https:// URL (http only on loopback for local testing)")
+        return value
+
+    @field_validator("email_sender")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError("must be an e-mail address")
+        return value
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key: only the hash of its secret is kept."""
+
+    merchant_id: str
+    key_id: str
+    role: Role
+    staff_id: str | None
+    secret_hash: str
+    label: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Merchant:
+    merchant_id: str
+    name: str
+    created_at: str

@@ -1,0 +1,66 @@
+"""HTTP bodies of the tenancy routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from chalicelib.core.auth import Role
+from chalicelib.core.schemas import Body
+from chalicelib.tenancy.model import Guardrails, QuietHours, RfmThresholds
+
+
+class Health(BaseModel):
+    status: str
+    time: str
+
+
+class SettingsIn(Body):
+    """PUT /v1/settings: the whole document; omit webhook_secret to keep the stored one."""
+
+    store_name: str = Field(default="", max_length=64)
+    timezone: str = "Asia/Shanghai"
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    rfm: RfmThresholds = Field(default_factory=RfmThresholds)
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
+    email_sender: str | None = Field(default=None, max_length=254)
+    sms_sender_id: str | None = Field(default=None, max_length=11)
+
+
+class SettingsOut(BaseModel):
+    merchant_id: str
+    version: int
+    store_name: str
+    timezone: str
+    quiet_hours: QuietHours
+    guardrails: Guardrails
+    rfm: RfmThresholds
+    webhook_url: str | None
+    webhook_secret_set: bool
+    email_sender: str | None
+    sms_sender_id: str | None
+
+
+class KeyIn(Body):
+    role: Role
+    staff_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    label: str = Field(default="", max_length=64)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    role: Role
+    staff_id: str | None
+    label: str
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyCreated(KeyOut):
+    api_key: str = Field(description="the secret, shown only in this response")
+
+
+class KeyPage(BaseModel):
+    items: list[KeyOut]
+    next_cursor: str | None = None

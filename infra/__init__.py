@@ -1,0 +1,1 @@
+"""Infrastructure: the CloudFormation merge template and the local runtime on moto."""

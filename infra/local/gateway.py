@@ -1,0 +1,94 @@
+"""API Gateway's configured gateway responses, applied to chalice's local gateway answers.
+
+infra/template.yml maps MISSING_AUTHENTICATION_TOKEN to 404 and gives UNAUTHORIZED and
+ACCESS_DENIED our JSON error shape; chalice local and chalice.test answer with API Gateway's
+defaults, so the local stack rewrites those the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.core.errors import AppError, Forbidden, NotFound, Unauthorized
+from chalicelib.core.http import error_body
+
+
+def gateway_error(status: int, headers: dict[str, str], body: bytes) -> AppError | None:
+    """The AppError our gateway responses turn a chalice-local gateway error into, if any."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    kind = lowered.get("x-amzn-errortype")
+    if kind is None:
+        return None
+    text = body.decode(errors="replace") if body else ""
+    if status == 403 and ("Missing Authentication Token" in text or "Authorization header requires" in text):
+        return NotFound("no such route", field="path")
+    if status == 401:
+        return Unauthorized("an Authorization: Bearer <api key> header is required", field="header.Authorization")
+    if status == 403:
+        return Forbidden("the API key is unknown or revoked", field="header.Authorization")
+    return None
+
+
+def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Apply the gateway responses to one answer."""
+    err = gateway_error(status, headers, body)
+    if err is None:
+        return status, headers, body
+    return err.status, {"Content-Type": "application/json"}, json.dumps(error_body(err)).encode()
+
+
+class ApiClient:
+    """chalice.test's HTTP client with our gateway responses and JSON in and out."""
+
+    def __init__(self, app: Any) -> None:
+        from chalice.test import Client
+
+        self._client = Client(app)
+        self.http = self._client.http
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+                headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> ApiResponse:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        payload: bytes | str | None = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        data = payload.encode() if isinstance(payload, str) else payload
+        response = self.http.request(method, path, headers=sent, body=data or b"")
+        status, out_headers, out_body = rewrite(response.status_code, dict(response.headers), response.body or b"")
+        return ApiResponse(status, out_headers, out_body)
+
+    def get(self, path: str, **kw: Any) -> ApiResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> ApiResponse:
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> ApiResponse:
+        return self.request("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> ApiResponse:
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> ApiResponse:
+        return self.request("DELETE", path, **kw)
+
+    def close(self) -> None:
+        self._client.__exit__(None, None, None)
+
+
+class ApiResponse:
+    """Status, headers and the decoded body (JSON when it is JSON)."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.raw = body
+        self.text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        try:
+            self.json: Any = json.loads(self.text) if self.text else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self) -> str:
+        return f"<ApiResponse {self.status} {self.text[:300]}>"

@@ -1,0 +1,93 @@
+"""Shared fixtures: one moto world per test session, a merchant per test, the API client."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "MKT_PREFIX": "test",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import moto
+import pytest
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[None]:
+    """One in-process moto world; tables and queues created once, tests isolate by merchant."""
+    with moto.mock_aws():
+        from chalicelib import wiring
+        wiring.reset()
+        from infra.local.provision import provision
+        provision()
+        yield
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """A settable fixed clock, restored to the system clock afterwards."""
+    from chalicelib import wiring
+    from chalicelib.core.clock import system_clock
+
+    class Settable:
+        def __init__(self) -> None:
+            self.now = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+
+        def set(self, now: datetime) -> None:
+            self.now = now
+
+    settable = Settable()
+    wiring.set_clock(lambda: settable.now)
+    yield settable
+    wiring.set_clock(system_clock)
+
+
+@pytest.fixture(scope="session")
+def chalice_app(aws: None) -> Any:
+    from app import app
+    return app
+
+
+@pytest.fixture(scope="session")
+def api(chalice_app: Any) -> Iterator[Any]:
+    from infra.local.gateway import ApiClient
+    client = ApiClient(chalice_app)
+    yield client
+
+
+class MerchantCtx:
+    """A fresh merchant with its admin token."""
+
+    def __init__(self, merchant_id: str, token: str) -> None:
+        self.id = merchant_id
+        self.token = token
+
+
+@pytest.fixture
+def merchant(aws: None) -> MerchantCtx:
+    from chalicelib import wiring
+    m, issued = wiring.tenancy_service().create_merchant("Test Store")
+    return MerchantCtx(m.merchant_id, issued.token)
+
+
+@pytest.fixture
+def other_merchant(aws: None) -> MerchantCtx:
+    from chalicelib import wiring
+    m, issued = wiring.tenancy_service().create_merchant("Other Store")
+    return MerchantCtx(m.merchant_id, issued.token)
+
+
+@pytest.fixture
+def runtime(chalice_app: Any) -> Any:
+    from infra.local.runtime import LocalRuntime
+    rt = LocalRuntime(chalice_app)
+    rt.purge()
+    return rt
