@@ -11,6 +11,7 @@ from chalicelib.activity.handlers import on_activity_stream
 from chalicelib.core.authorizer import auth_blueprint
 from chalicelib.core.config import get_config
 from chalicelib.core.fallback import add_method_fallbacks
+from chalicelib.customers.api import bp as customers_bp
 from chalicelib.dispatch.handlers import on_dispatch_message, on_plan_message, on_tick
 from chalicelib.openapi.api import bp as openapi_bp
 from chalicelib.tenancy.api import bp as tenancy_bp
@@ -20,7 +21,7 @@ app.api.binary_types = []  # every body is text (JSON or CSV)
 _cfg = get_config()
 
 app.register_blueprint(auth_blueprint)
-for blueprint in (tenancy_bp, openapi_bp):
+for blueprint in (tenancy_bp, customers_bp, openapi_bp):
     app.register_blueprint(blueprint)
 add_method_fallbacks(app)
 

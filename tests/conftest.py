@@ -87,7 +87,8 @@ def other_merchant(aws: None) -> MerchantCtx:
 
 @pytest.fixture
 def runtime(chalice_app: Any) -> Any:
+    import app as handlers
     from infra.local.runtime import LocalRuntime
-    rt = LocalRuntime(chalice_app)
+    rt = LocalRuntime(handlers)
     rt.purge()
     return rt

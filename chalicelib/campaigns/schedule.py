@@ -1,4 +1,4 @@
-"""Calendar schedules (once, recurring) in the merchant's zone and the pure arithmetic of when they fire."""
+"""Calendar schedules (once, recurring) and when they fire, in the merchant's time zone."""
 
 from __future__ import annotations
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
@@ -28,6 +31,21 @@ def table_meta(logical: str) -> Any:
         max_retry_attempts = 8
 
     return Meta
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    cfg = get_config()
+    return Connection(region=cfg.region, host=cfg.endpoint_url, max_retry_attempts=8)
+
+
+def transact_write() -> TransactWrite:
+    """A TransactWriteItems context (≤100 items, all or nothing) on the process's connection."""
+    return TransactWrite(connection=_connection())
+
+
+def reset_connection() -> None:
+    _connection.cache_clear()
 
 
 def is_condition_failure(exc: Exception) -> bool:

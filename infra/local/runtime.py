@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,8 +16,18 @@ from chalicelib.core.config import get_config
 from chalicelib.core.resources import QUEUES
 from infra.local.provision import provision
 
+log = logging.getLogger(__name__)
 ACCOUNT = "123456789012"
 STREAM_RETRIES = 3
+
+
+def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    """A stream record as Lambda delivers it: the creation time is epoch seconds, not a datetime."""
+    body = dict(record["dynamodb"])
+    created = body.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        body["ApproximateCreationDateTime"] = int(created.timestamp())
+    return dict(record, dynamodb=body, eventSourceARN=arn)
 
 
 class LambdaContext:
@@ -45,11 +56,11 @@ class DrainStats:
 class LocalRuntime:
     """The same handlers Lambda runs, driven in-process against whatever endpoint is configured."""
 
-    def __init__(self, app: Any | None = None, now: datetime | None = None) -> None:
-        if app is None:
-            from app import app as chalice_app
-            app = chalice_app
-        self.app: Any = app
+    def __init__(self, handlers: Any | None = None, now: datetime | None = None) -> None:
+        """`handlers` is the app module (app.py): its `tick`, `*_worker` and `activity_stream` functions."""
+        if handlers is None:
+            import app as handlers
+        self.app: Any = handlers
         self.urls = provision()
         self.now = now or wiring.now()
         self._iterators: dict[str, str] = {}
@@ -126,7 +137,7 @@ class LocalRuntime:
         for shard_id, iterator in list(self._iterators.items()):
             got = streams.get_records(ShardIterator=iterator, Limit=100)
             self._iterators[shard_id] = got["NextShardIterator"]
-            pending = [dict(r, eventSourceARN=self._stream_arn) for r in got.get("Records", [])]
+            pending = [_lambda_record(r, self._stream_arn) for r in got.get("Records", [])]
             attempts = 0
             while pending:
                 try:

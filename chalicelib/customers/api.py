@@ -1,0 +1,41 @@
+"""Routes: customer / order / event ingestion and the customer read model."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import wiring
+from chalicelib.core.auth import READERS, WRITERS
+from chalicelib.core.errors import NotFound
+from chalicelib.core.http import Request, route
+from chalicelib.customers.schemas import BatchIn, BatchResult, CustomerOut
+
+bp = Blueprint(__name__)
+TAG = "customers"
+
+
+@route(bp, "/v1/customers/batch", "POST", summary="Upsert up to 500 customers", tag=TAG, roles=WRITERS,
+       body=BatchIn, response=BatchResult)
+def upsert_customers(req: Request) -> BatchResult:
+    return wiring.ingest_service().upsert_customers(req.principal.merchant_id, req.body.items)
+
+
+@route(bp, "/v1/orders/batch", "POST", summary="Ingest up to 500 orders (re-sending an id updates it)", tag=TAG,
+       roles=WRITERS, body=BatchIn, response=BatchResult)
+def ingest_orders(req: Request) -> BatchResult:
+    return wiring.ingest_service().ingest_orders(req.principal.merchant_id, req.body.items)
+
+
+@route(bp, "/v1/events/batch", "POST", summary="Ingest up to 500 behaviour events", tag=TAG, roles=WRITERS,
+       body=BatchIn, response=BatchResult)
+def ingest_events(req: Request) -> BatchResult:
+    return wiring.ingest_service().ingest_events(req.principal.merchant_id, req.body.items)
+
+
+@route(bp, "/v1/customers/{customer_id}", "GET", summary="Profile (phone masked) and derived metrics now",
+       tag=TAG, roles=READERS, response=CustomerOut)
+def get_customer(req: Request, customer_id: str) -> CustomerOut:
+    out = wiring.customer_reader().customer(req.principal.merchant_id, customer_id)
+    if out is None:
+        raise NotFound(f"no customer {customer_id}", field="path.customer_id")
+    return out

@@ -1,0 +1,190 @@
+"""HTTP bodies for customer, order and event ingestion (validated one item at a time)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from chalicelib.core.schemas import Body
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+MAX_BATCH = 500
+
+
+class Channel(StrEnum):
+    WALLET = "wallet"
+    INBOX = "inbox"
+    SMS = "sms"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    STAFF_TASK = "staff_task"
+
+
+class Consent(Body):
+    """Per-channel marketing consent; SMS and e-mail are opt-in."""
+
+    wallet: bool = True
+    inbox: bool = True
+    sms: bool = False
+    email: bool = False
+    webhook: bool = True
+    staff_task: bool = True
+
+
+class CardIn(Body):
+    card_id: str = Field(pattern=ID)
+    kind: str = Field(pattern=r"^(stored_value|times)$")
+    balance_fen: int = Field(default=0, ge=0)
+    remaining_count: int = Field(default=0, ge=0)
+    expires_on: date | None = None
+
+
+class CustomerIn(Body):
+    customer_id: str = Field(pattern=ID)
+    nickname: str = Field(default="", max_length=32)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,15}$")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    gender: str = Field(default="unknown", pattern=r"^(male|female|unknown)$")
+    birthday: date | None = None
+    age_band: str | None = Field(default=None, max_length=16)
+    device_brand: str | None = Field(default=None, max_length=32)
+    device_os: str | None = Field(default=None, max_length=32)
+    region: str | None = Field(default=None, max_length=64)
+    city_tier: int | None = Field(default=None, ge=1, le=6)
+    registered_at: AwareDatetime | None = None
+    phone_bound: bool = False
+    member_level: int = Field(default=0, ge=0, le=100)
+    fan_level: int = Field(default=0, ge=0, le=100)
+    is_follower: bool = False
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    staff_owner: str | None = Field(default=None, pattern=ID)
+    consent: Consent = Field(default_factory=Consent)
+    cards: list[CardIn] = Field(default_factory=list, max_length=20)
+    risk_flag: bool = False
+
+
+class OrderStatus(StrEnum):
+    PAID = "paid"
+    COMPLETED = "completed"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+
+class ItemLine(Body):
+    item_id: str = Field(pattern=ID)
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    price_fen: int = Field(default=0, ge=0)
+
+
+class OrderIn(Body):
+    order_id: str = Field(pattern=ID)
+    customer_id: str = Field(pattern=ID)
+    paid_at: AwareDatetime
+    amount_fen: int = Field(ge=0, le=10**12)
+    discount_fen: int = Field(default=0, ge=0, le=10**12)
+    items: list[ItemLine] = Field(default_factory=list, max_length=200)
+    order_type: str = Field(default="standard", max_length=32)
+    status: OrderStatus = OrderStatus.PAID
+    coupon_instance_id: str | None = Field(default=None, pattern=ID)
+
+
+class EventType(StrEnum):
+    VISIT = "visit"
+    PRODUCT_VIEW = "product_view"
+    LIVE_WATCH = "live_watch"
+    LIVE_INTERACTION = "live_interaction"
+    CART_VIEW = "cart_view"
+    CART_CLICK = "cart_click"
+    REVIEW = "review"
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    SERVICE_COMPLETED = "service_completed"
+    CARD_USED = "card_used"
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_TIMED_OUT = "order_timed_out"
+    FAN_LEVEL_UP = "fan_level_up"
+    UNSUBSCRIBE = "unsubscribe"
+    REGISTRATION = "registration"
+
+
+class EventIn(Body):
+    event_id: str = Field(pattern=ID)
+    customer_id: str = Field(pattern=ID)
+    type: EventType
+    at: AwareDatetime
+    value: int | None = Field(default=None, ge=0, le=10**9, description="seconds watched, new fan level, ...")
+    content: str | None = Field(default=None, max_length=2000, description="review text")
+    rating: str | None = Field(default=None, pattern=r"^(good|neutral|bad)$")
+    interaction: str | None = Field(default=None, pattern=r"^(comment|like|share|gift)$")
+    item_ids: list[str] = Field(default_factory=list, max_length=200)
+    channel: Channel | None = Field(default=None, description="unsubscribe: the channel, or all when absent")
+    card_id: str | None = Field(default=None, pattern=ID)
+    order_id: str | None = Field(default=None, pattern=ID)
+
+
+class BatchIn(Body):
+    """A batch of at most 500 items; each item is validated on its own."""
+
+    items: list[dict[str, Any]] = Field(description=f"1..{MAX_BATCH} items")
+
+
+class ItemError(BaseModel):
+    field: str
+    reason: str
+
+
+class ItemResult(BaseModel):
+    index: int
+    id: str | None
+    ok: bool
+    errors: list[ItemError] = []
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[ItemResult]
+
+
+class Stamp(BaseModel):
+    """A datetime in responses."""
+
+    at: datetime
+
+
+class Metrics(BaseModel):
+    """Derived metrics of a customer as of `as_of`."""
+
+    as_of: datetime
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    orders_total: int
+    spend_total: int
+    aov: int
+    orders_30d: int
+    spend_30d: int
+    orders_90d: int
+    spend_90d: int
+    orders_180d: int
+    spend_180d: int
+    days_since_last_order: int | None
+    last_visit_at: datetime | None
+    live_watch_seconds_30d: int
+    live_interactions_30d: int
+    product_views_30d: int
+    cart_views_30d: int
+    cart_clicks_30d: int
+    reviews_30d: int
+    review_good_30d: int
+    is_follower: bool
+    fan_level: int
+    reachable_channels: list[str]
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    profile: dict[str, Any] | None
+    metrics: Metrics

@@ -1,0 +1,152 @@
+"""PynamoDB storage of customers: a profile item and an activity item per customer, sharded per merchant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.dynamo import is_condition_failure, table_meta, transact_write
+from chalicelib.customers.rows import CustomerRow
+
+PROFILE = "P"
+ACTIVITY = "A"
+
+
+def shard_of(customer_id: str, shards: int) -> int:
+    """Stable shard of a customer id; shards let audience evaluation run as parallel segments."""
+    return int(hashlib.sha1(customer_id.encode()).hexdigest()[:8], 16) % shards
+
+
+class PhoneIndex(GlobalSecondaryIndex["CustomerItem"]):  # type: ignore[no-untyped-call]
+    """gsi1: `{merchant}#PHONE#{phone}` → customer id (list audiences found by phone)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CustomerItem(Model):
+    """pk `{merchant}#{shard:02d}`, sk `{customer}#P` (profile) or `{customer}#A` (activity)."""
+
+    Meta = table_meta("customers")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    doc = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    rev = NumberAttribute(default=0)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_phone = PhoneIndex()
+
+
+class ActivityConflict(Exception):
+    """Another writer changed an activity item first; the batch is retried."""
+
+
+class CustomerStore:
+    """Reads and writes customers of one deployment."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+
+    def pk(self, merchant_id: str, customer_id: str) -> str:
+        return f"{merchant_id}#{shard_of(customer_id, self.shards):02d}"
+
+    def put_profiles(self, merchant_id: str, profiles: list[dict[str, Any]], stamp: str) -> None:
+        """Upsert profiles (whole replacement) with BatchWriteItem, 25 per request."""
+        with CustomerItem.batch_write() as batch:
+            for p in profiles:
+                cid = p["customer_id"]
+                phone = p.get("phone")
+                batch.save(CustomerItem(
+                    self.pk(merchant_id, cid), f"{cid}#{PROFILE}", doc=json.dumps(p, separators=(",", ":")),
+                    updated_at=stamp, gsi1pk=f"{merchant_id}#PHONE#{phone}" if phone else None,
+                    gsi1sk=cid if phone else None))
+
+    def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]:
+        """Profile and activity of several customers with BatchGetItem (100 keys per request)."""
+        ids = sorted(set(customer_ids))
+        keys = [(self.pk(merchant_id, c), f"{c}#{kind}") for c in ids for kind in (PROFILE, ACTIVITY)]
+        found: dict[str, dict[str, CustomerItem]] = {}
+        for item in CustomerItem.batch_get(keys, consistent_read=True):
+            cid, kind = item.sk.rsplit("#", 1)
+            found.setdefault(cid, {})[kind] = item
+        rows = {}
+        for cid in ids:
+            parts = found.get(cid, {})
+            prof, act = parts.get(PROFILE), parts.get(ACTIVITY)
+            rows[cid] = CustomerRow(cid, json.loads(prof.doc) if prof else None,
+                                    json.loads(act.doc) if act else None, int(act.rev) if act else 0)
+        return rows
+
+    def get_row(self, merchant_id: str, customer_id: str) -> CustomerRow | None:
+        row = self.get_rows(merchant_id, [customer_id])[customer_id]
+        return row if (row.profile or row.activity) else None
+
+    def find_by_phone(self, merchant_id: str, phone: str) -> list[str]:
+        """Customer ids with this phone (exact), through gsi1."""
+        return [item.gsi1sk for item in CustomerItem.by_phone.query(f"{merchant_id}#PHONE#{phone}")
+                if item.gsi1sk]
+
+    def save_activities(self, merchant_id: str, changes: list[tuple[str, dict[str, Any], int]], stamp: str) -> None:
+        """Write changed activity docs atomically, each conditional on the revision it was read at.
+
+        One TransactWriteItems per 100 customers; a concurrent writer makes it fail as a whole, and the
+        stream batch is retried (the fold is idempotent, so re-applying is safe).
+        """
+        for start in range(0, len(changes), 100):
+            chunk = changes[start:start + 100]
+            try:
+                with transact_write() as tx:
+                    for cid, doc, rev in chunk:
+                        item = CustomerItem(self.pk(merchant_id, cid), f"{cid}#{ACTIVITY}",
+                                            doc=json.dumps(doc, separators=(",", ":")), updated_at=stamp,
+                                            rev=rev + 1)
+                        condition = (CustomerItem.sk.does_not_exist() if rev == 0 else CustomerItem.rev == rev)
+                        tx.save(item, condition=condition)
+            except TransactWriteError as exc:
+                if is_condition_failure(exc):
+                    raise ActivityConflict(str(exc)) from exc
+                raise
+
+    def iter_segment(self, merchant_id: str, shard: int, page_size: int | None = None) -> Iterator[list[CustomerRow]]:
+        """Pages of customers of one shard, in customer id order, profile and activity paired."""
+        pending: dict[str, CustomerItem] = {}
+        current: str | None = None
+        page: list[CustomerRow] = []
+        results = CustomerItem.query(f"{merchant_id}#{shard:02d}", page_size=page_size)
+        for item in results:
+            cid, kind = item.sk.rsplit("#", 1)
+            if current is not None and cid != current:
+                page.append(_row(current, pending))
+                pending = {}
+            current = cid
+            pending[kind] = item
+            if len(page) >= 1000:
+                yield page
+                page = []
+        if current is not None:
+            page.append(_row(current, pending))
+        if page:
+            yield page
+
+    def iter_all(self, merchant_id: str) -> Iterator[list[CustomerRow]]:
+        for shard in range(self.shards):
+            yield from self.iter_segment(merchant_id, shard)
+
+
+def _row(cid: str, parts: dict[str, CustomerItem]) -> CustomerRow:
+    prof, act = parts.get(PROFILE), parts.get(ACTIVITY)
+    return CustomerRow(cid, json.loads(prof.doc) if prof else None, json.loads(act.doc) if act else None,
+                       int(act.rev) if act else 0)
