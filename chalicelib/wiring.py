@@ -10,12 +10,33 @@ import boto3
 
 from chalicelib.activity.consumer import ActivityConsumer, ActivityHook
 from chalicelib.activity.store import ActivityStore
+from chalicelib.audiences.evaluate import AudienceEngine, merchant_context
+from chalicelib.audiences.service import AudienceService
+from chalicelib.audiences.store import MedianCache, MemberStore, iter_segment_after
+from chalicelib.campaigns.service import CampaignService
+from chalicelib.channels.base import Channel
+from chalicelib.channels.inbox import InboxChannel
+from chalicelib.channels.inbox_store import InboxStore
+from chalicelib.channels.mail import EmailChannel
+from chalicelib.channels.sms import SmsChannel
+from chalicelib.channels.staff_task import StaffTaskChannel
+from chalicelib.channels.wallet import WalletChannel
+from chalicelib.channels.webhook import WebhookChannel
+from chalicelib.contents.service import ContentService
 from chalicelib.core.clock import Clock, system_clock
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import DefinitionRepo, reset_connection
+from chalicelib.core.errors import Invalid
+from chalicelib.coupons.hook import RedemptionHook
+from chalicelib.coupons.service import WalletService
+from chalicelib.coupons.store import WalletStore
+from chalicelib.coupons.templates import CouponTemplates
 from chalicelib.customers.reader import CustomerReader
 from chalicelib.customers.service import IngestService
 from chalicelib.customers.store import CustomerStore
+from chalicelib.staff.service import StaffTaskService
+from chalicelib.staff.store import TaskStore
+from chalicelib.tenancy.model import MerchantSettings
 from chalicelib.tenancy.service import TenancyService
 
 _clock: Clock = system_clock
@@ -82,7 +103,10 @@ def customer_reader() -> CustomerReader:
 
 def activity_hooks() -> list[ActivityHook]:
     """What runs after customer metrics are folded: behaviour triggers, redemption, attribution."""
-    return []
+    from chalicelib.dispatch import factory as dispatch
+    from chalicelib.reports import factory as reports
+
+    return [dispatch.trigger_hook(), reports.attribution_hook()]
 
 
 @cache
@@ -90,9 +114,154 @@ def activity_consumer() -> ActivityConsumer:
     return ActivityConsumer(customer_store(), timezone_of, clock(), activity_hooks())
 
 
+def merchant_settings(merchant_id: str) -> MerchantSettings:
+    """The merchant's current settings (channels read sender, webhook and limits from it)."""
+    return tenancy_service().settings(merchant_id)[0]
+
+
+@cache
+def wallet_store() -> WalletStore:
+    return WalletStore()
+
+
+@cache
+def coupon_templates() -> CouponTemplates:
+    return CouponTemplates(repo("COUPON"), repo("CAMPAIGN"), wallet_store(), clock())
+
+
+@cache
+def wallet_service() -> WalletService:
+    return WalletService(wallet_store(), repo("COUPON"), timezone_of, clock())
+
+
+@cache
+def redemption_hook() -> RedemptionHook:
+    """The ActivityHook that redeems coupons named by orders (list it in activity_hooks, before attribution)."""
+    return RedemptionHook(wallet_service())
+
+
+@cache
+def content_service() -> ContentService:
+    return ContentService(repo("CONTENT"), repo("CAMPAIGN"), clock())
+
+
+@cache
+def inbox_store() -> InboxStore:
+    return InboxStore()
+
+
+@cache
+def staff_service() -> StaffTaskService:
+    return StaffTaskService(TaskStore(), clock())
+
+
+@cache
+def channel_for(name: str) -> Channel:
+    """The adapter of one channel: wallet, inbox, sms, email, webhook, staff_task."""
+    builders: dict[str, Any] = {
+        "wallet": WalletChannel,
+        "inbox": lambda: InboxChannel(inbox_store(), timezone_of,
+                                      lambda m: merchant_settings(m).guardrails.inbox_messages_per_day, clock()),
+        "sms": lambda: SmsChannel(client("sns"), merchant_settings),
+        "email": lambda: EmailChannel(client("ses"), merchant_settings),
+        "webhook": lambda: WebhookChannel(merchant_settings, clock()),
+        "staff_task": lambda: StaffTaskChannel(staff_service()),
+    }
+    if name not in builders:
+        raise Invalid(f"unknown channel {name!r}; one of {', '.join(builders)}", field="channel")
+    channel: Channel = builders[name]()
+    return channel
+
+
+@cache
+def campaign_service() -> CampaignService:
+    return CampaignService(repo("CAMPAIGN"), repo("COUPON"), repo("CONTENT"), repo("AUDIENCE"),
+                           merchant_settings, clock(), hooks=dispatch_lifecycle)
+
+
+@cache
+def audience_members() -> MemberStore:
+    return MemberStore(customer_store().shards)
+
+
+@cache
+def audience_engine() -> AudienceEngine:
+    """Audience evaluation; the plan worker calls resolve_target_segment / iter_members on it."""
+    return AudienceEngine(customer_store(), audience_members(), MedianCache(), repo("AUDIENCE"),
+                          lambda m: merchant_context(merchant_settings(m)), iter_segment_after)
+
+
+@cache
+def audience_service() -> AudienceService:
+    return AudienceService(repo("AUDIENCE"), repo("CAMPAIGN"), audience_engine(), audience_members(),
+                           customer_store(), clock())
+
+
+def tick_service() -> Any:
+    from chalicelib.dispatch import factory as dispatch
+
+    return dispatch.tick_service()
+
+
+def plan_service() -> Any:
+    from chalicelib.dispatch import factory as dispatch
+
+    return dispatch.plan_service()
+
+
+def deliver_service() -> Any:
+    from chalicelib.dispatch import factory as dispatch
+
+    return dispatch.deliver_service()
+
+
+def runs_service() -> Any:
+    from chalicelib.dispatch import factory as dispatch
+
+    return dispatch.runs_service()
+
+
+def dispatch_lifecycle() -> Any:
+    from chalicelib.dispatch import factory as dispatch
+
+    return dispatch.lifecycle()
+
+
+def touch_store() -> Any:
+    """Reports' per-customer touches: dispatch calls `touch_store().record_reaches(merchant_id, reaches)`."""
+    from chalicelib.reports import factory as reports
+
+    return reports.touch_store()
+
+
+def report_service() -> Any:
+    from chalicelib.reports import factory as reports
+
+    return reports.report_service()
+
+
+def dashboard_service() -> Any:
+    from chalicelib.reports import factory as reports
+
+    return reports.dashboard_service()
+
+
+def report_exporter() -> Any:
+    from chalicelib.reports import factory as reports
+
+    return reports.exporter()
+
+
 def reset() -> None:
     """Forget every cached client and service (tests switching endpoints)."""
+    from chalicelib.dispatch import factory as dispatch
+    from chalicelib.reports import factory as reports
+
+    dispatch.reset()
+    reports.reset()
     for factory in (client, repo, tenancy_service, customer_store, activity_store, ingest_service, customer_reader,
-                    activity_consumer):
+                    activity_consumer, wallet_store, coupon_templates, wallet_service, redemption_hook, content_service,
+                    inbox_store, staff_service, channel_for, campaign_service, audience_members, audience_engine,
+                    audience_service):
         factory.cache_clear()
     reset_connection()

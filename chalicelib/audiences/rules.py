@@ -203,6 +203,9 @@ def _compile_group(group: Group, as_of: datetime, today: date) -> Predicate:
     if len(preds) == 2:
         a, b = preds
         return lambda f: a(f) or b(f)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda f: a(f) or b(f) or c(f)
 
     def some(f: CustomerFacts) -> bool:
         for pred in preds:  # noqa: SIM110 - a plain loop beats any(<generator>) on this hot path

@@ -156,8 +156,8 @@ class DefinitionRepo:
         if item.status not in expected_status:
             raise Conflict(f"{self.kind.lower()} is {item.status}; allowed from {', '.join(expected_status)}",
                            field="status")
-        actions = [DefinitionItem.status.set(status), DefinitionItem.updated_at.set(to_iso(now)),
-                   DefinitionItem.version.add(1)]
+        # PynamoDB's update() bumps the VersionAttribute itself (adding it here again is a ValidationException).
+        actions: list[Any] = [DefinitionItem.status.set(status), DefinitionItem.updated_at.set(to_iso(now))]
         if data_updates:
             merged = dict(item.data or {})
             merged.update(data_updates)

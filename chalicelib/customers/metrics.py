@@ -108,7 +108,7 @@ def apply_event(activity: CustomerActivity, event: EventFact, tz: str) -> Custom
         if counted is not None:
             days = {**days, day.isoformat(): counted}
     follow, fan_level, unsubscribed = activity.follow, activity.fan_level, activity.unsubscribed
-    if kind == "review" and event.rating == "good" and event.content and event.content.strip():
+    if kind == "review" and _is_good_review(event):
         _keep_latest(last_at, GOOD_REVIEW, at)
     elif kind in ("follow", "unfollow"):
         if follow is None or (at, event.event_id) > (follow.at, follow.event_id):
@@ -142,9 +142,14 @@ def _count_day(day: DayCounts, event: EventFact) -> DayCounts | None:
     if counter is None:
         return None
     counted = day._replace(**{counter: getattr(day, counter) + 1})
-    if event.type == "review" and event.rating == "good" and event.content and event.content.strip():
+    if event.type == "review" and _is_good_review(event):
         counted = counted._replace(good_reviews=counted.good_reviews + 1)
     return counted
+
+
+def _is_good_review(event: EventFact) -> bool:
+    """A good rating with non-empty content: what "wrote a good review" means."""
+    return event.rating == "good" and bool(event.content and event.content.strip())
 
 
 def _oldest_kept_day(watermark: int, tz: str) -> date:
@@ -256,7 +261,8 @@ def facts_as_of(profile: CustomerProfile, activity: CustomerActivity, tz: str, a
         city_tier=profile.city_tier,
         device_brand=profile.device_brand,
         device_os=profile.device_os,
-        registered_at=profile.registered_at or _instant(last_at.get("registration"), now),
+        registered_at=(profile.registered_at.astimezone(UTC) if profile.registered_at
+                       else _instant(last_at.get("registration"), now)),
         phone_bound=profile.phone_bound,
         member_level=profile.member_level,
         fan_level=max(profile.fan_level, activity.fan_level),

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core.batch import run_batch
+from chalicelib.core.clock import parse_iso
+from chalicelib.dispatch.schemas import ChunkMessage, PlanMessage
 
 
 def on_tick(event: dict[str, Any]) -> dict[str, Any]:
-    """EventBridge every minute; `time` of the event is "now" (filled in by the dispatch issue)."""
-    return {"time": event.get("time"), "claimed": 0}
+    """EventBridge every minute; the event's `time` is "now", so a late or replayed tick acts for its minute."""
+    from chalicelib import wiring
+
+    now = parse_iso(event["time"]) if event.get("time") else wiring.now()
+    result: dict[str, Any] = wiring.tick_service().tick(now)
+    return result
 
 
-def _plan_record(record: SQSRecord) -> None:
-    """One plan message (filled in by the dispatch issue)."""
+def _plan_record(record: SQSRecord, context: Any = None) -> None:
+    from chalicelib import wiring
+
+    msg = PlanMessage.model_validate_json(record.body)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    wiring.plan_service().plan_segment(msg.merchant_id, msg.run_id, msg.segment, wiring.now(),
+                                       remaining if callable(remaining) else (lambda: 900_000))
 
 
 def _dispatch_record(record: SQSRecord) -> None:
-    """One recipient chunk (filled in by the dispatch issue)."""
+    from chalicelib import wiring
+
+    msg = ChunkMessage.model_validate_json(record.body)
+    receives = int(record.attributes.approximate_receive_count or 1)
+    wiring.deliver_service().deliver_chunk(msg.merchant_id, msg.run_id, msg.chunk_id, f"w_{uuid.uuid4().hex[:12]}",
+                                           receives, wiring.now())
 
 
 def on_plan_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_batch(event, context, _plan_record, EventType.SQS)
+    """A segment close to the Lambda's time limit re-enqueues itself and resumes from its cursor."""
+    return run_batch(event, context, lambda record: _plan_record(record, context), EventType.SQS)
 
 
 def on_dispatch_message(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,0 +1,50 @@
+"""Count every AWS request botocore sends, by service and operation (a `before-send` event hook)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import botocore.client
+
+
+class RequestCounter:
+    """Install before any client exists: every client created afterwards (boto3's, PynamoDB's) reports here."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._original: Any = None
+
+    def _hook(self, request: Any = None, event_name: str = "", **_: Any) -> None:
+        parts = event_name.split(".")
+        if len(parts) >= 3:
+            self.counts[(parts[1], parts[2])] += 1
+
+    def install(self) -> RequestCounter:
+        original = botocore.client.ClientCreator.create_client
+        hook = self._hook
+
+        def create_client(creator: Any, *args: Any, **kwargs: Any) -> Any:
+            client = original(creator, *args, **kwargs)
+            # First in line: moto's in-process stub answers in before-send too and would end the chain.
+            client.meta.events.register_first("before-send", hook)
+            return client
+
+        self._original = original
+        botocore.client.ClientCreator.create_client = create_client  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            botocore.client.ClientCreator.create_client = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+    def snapshot(self) -> Counter[tuple[str, str]]:
+        return Counter(self.counts)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

@@ -1,0 +1,131 @@
+"""HTTP bodies of the audience routes (rules stay raw JSON here; rules.parse_rule validates them with paths)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from chalicelib.audiences.model import MAX_MEMBERS, MAX_NAME
+from chalicelib.core.ids import ID_PATTERN
+from chalicelib.core.schemas import Body
+
+MAX_PHONES = 1_000  # each phone is one index Query
+CustomerId = Annotated[str, Field(pattern=ID_PATTERN)]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9]{6,15}$")]
+Kind = Literal["builtin", "custom", "frozen", "list"]
+
+
+def _name(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip() if value is not None else None
+
+
+class AudienceIn(Body):
+    """custom: name + rule; frozen: name + rule or source_audience_id; list: name + customer_ids and/or phones."""
+
+    kind: Literal["custom", "frozen", "list"] = "custom"
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=200)
+    rule: dict[str, Any] | None = Field(default=None, description='{"all"|"any": [conditions or one nested group]}')
+    source_audience_id: str | None = Field(default=None, pattern=ID_PATTERN,
+                                           description="frozen: snapshot this audience (built-in ids too)")
+    customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
+    phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES,
+                                       description="list: customers found by exact phone")
+
+    _strip = field_validator("name")(_name)
+
+
+class AudiencePatch(Body):
+    """name / description of any audience; rule of a custom one; customer_ids / phones replace a list's members."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=200)
+    rule: dict[str, Any] | None = None
+    customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
+    phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES)
+
+    _strip = field_validator("name")(_name)
+
+
+class MembersIn(Body):
+    """Add members to a list audience (a list of up to 300,000 needs several calls under the 1 MB body limit)."""
+
+    customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
+    phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES)
+
+
+class AudienceOut(BaseModel):
+    audience_id: str
+    kind: Kind
+    name: str
+    name_en: str | None = None
+    description: str = ""
+    count: int | None = Field(default=None, description="members now (frozen/list: stored members)")
+    over_limit: bool = False
+    version: int | None = None
+    rule: dict[str, Any] | None = None
+    source_audience_id: str | None = None
+    frozen_at: str | None = None
+    unmatched_phones: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class AudiencePage(BaseModel):
+    items: list[AudienceOut]
+    next_cursor: str | None = None
+
+
+class AudienceListQuery(Body):
+    kind: Kind | None = None
+    non_empty: bool = False
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class EstimateIn(Body):
+    rule: dict[str, Any] | None = None
+    audience_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class EstimateOut(BaseModel):
+    count: int
+    sample: list[str]
+    over_limit: bool
+    limit: int = MAX_MEMBERS
+    as_of: str
+
+
+class MembersQuery(Body):
+    format: Literal["json", "csv"] = "json"
+    limit: int | None = Field(default=None, ge=1, le=1000, description="default 100 (json) / 1000 (csv)")
+    cursor: str | None = Field(default=None, max_length=4096)
+
+
+class MembersPage(BaseModel):
+    items: list[str]
+    next_cursor: str | None = None
+    as_of: str
+
+
+class FieldOut(BaseModel):
+    name: str
+    type: str
+    label: str
+    operators: list[str]
+    description: str
+    nullable: bool
+    values: list[str] | None = None
+    card_selector: dict[str, Any] | None = None
+
+
+class FieldList(BaseModel):
+    items: list[FieldOut]
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool = True

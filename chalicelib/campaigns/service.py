@@ -1,0 +1,309 @@
+"""Campaign use cases: create, edit, list and delete definitions, and move campaigns through their lifecycle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.audiences.builtin import BUILTIN_IDS
+from chalicelib.audiences.rules import parse_rule
+from chalicelib.campaigns.lifecycle import DELETABLE, EDITABLE, Action, State, transition
+from chalicelib.campaigns.model import STAMPS, to_schedule
+from chalicelib.campaigns.schedule import OnceSchedule, RecurringSchedule, first_occurrence, local_to_utc, zone
+from chalicelib.campaigns.schedule_triggered import Schedule, TriggeredSchedule
+from chalicelib.campaigns.schemas import (
+    BODY_FIELDS,
+    MAX_COUPONS_PER_ISSUE,
+    AudienceTarget,
+    CampaignAction,
+    CampaignGuardrails,
+    CampaignIn,
+    CustomersTarget,
+    RuleTarget,
+    StaffFriendsTarget,
+)
+from chalicelib.core.clock import Clock, to_iso
+from chalicelib.core.errors import Conflict, Invalid, NotFound, PreconditionFailed, TooLarge
+from chalicelib.core.idempotency import derive_id, fingerprint
+from chalicelib.core.ports import Repo
+from chalicelib.core.records import AlreadyExists, Record
+from chalicelib.tenancy.model import Guardrails, MerchantSettings
+
+CONTENT_CHANNELS = frozenset({"inbox", "sms", "email", "staff_task"})
+# DynamoDB items stop at 400 KB; leave room for the envelope and later stamps.
+MAX_DATA_BYTES = 350_000
+# A once-at time this close behind the clock still counts as "now" (clock skew, slow clients).
+PAST_GRACE = timedelta(minutes=1)
+# override field -> True when a stricter value is smaller (a cap), False when larger (a cooldown).
+STRICTER_IS_SMALLER: dict[str, bool] = {
+    "daily_messages_per_customer": True,
+    "coupon_message_cooldown_days": False,
+    "weekly_store_coupons_per_customer": True,
+    "weekly_item_coupons_per_customer": True,
+}
+
+
+class LifecycleHooks(Protocol):
+    """The dispatch half of each lifecycle action, called after the status has changed."""
+
+    def on_activated(self, campaign: Record) -> Any: ...
+
+    def on_send_now(self, campaign: Record) -> Any: ...
+
+    def on_paused(self, campaign: Record) -> Any: ...
+
+    def on_resumed(self, campaign: Record) -> Any: ...
+
+    def on_cancelled(self, campaign: Record) -> Any: ...
+
+
+def validate_inline_rule(rule: dict[str, Any], path: str) -> None:
+    """An inline target rule must be a valid audience rule; RuleError (400) names the exact path."""
+    parse_rule(rule, path)
+
+
+def _check_action(action: CampaignAction, where: str) -> None:
+    seen: set[str] = set()
+    for i, line in enumerate(action.coupons):
+        if line.coupon_id in seen:
+            raise Invalid("coupon listed twice; raise its quantity instead", field=f"{where}coupons[{i}].coupon_id")
+        seen.add(line.coupon_id)
+    total = sum(line.quantity for line in action.coupons)
+    if total > MAX_COUPONS_PER_ISSUE:
+        raise Invalid(f"one issue carries at most {MAX_COUPONS_PER_ISSUE} coupons, got {total}",
+                      field=f"{where}coupons")
+    if action.channel == "wallet" and not action.coupons:
+        raise Invalid("the wallet channel needs at least one coupon", field=f"{where}coupons")
+    if action.channel in CONTENT_CHANNELS and action.content_id is None:
+        raise Invalid(f"required for the {action.channel} channel", field=f"{where}content_id")
+
+
+def _check_unique(values: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise Invalid("listed twice", field=f"{where}[{i}]")
+        seen.add(value)
+
+
+def check_body(body: CampaignIn, where: str = "body.") -> Schedule:
+    """Cross-field rules the schema cannot say; returns the schedule as schedule.py dataclasses."""
+    _check_action(body.action, f"{where}action.")
+    target = body.target
+    if isinstance(target, RuleTarget):
+        validate_inline_rule(target.rule, f"{where}target.rule")
+    elif isinstance(target, CustomersTarget):
+        _check_unique(target.customer_ids, f"{where}target.customer_ids")
+    elif isinstance(target, StaffFriendsTarget):
+        _check_unique(target.staff_ids, f"{where}target.staff_ids")
+    return to_schedule(body.schedule, f"{where}schedule")
+
+
+def check_guardrails(overrides: CampaignGuardrails, limits: Guardrails, where: str) -> None:
+    """Per-campaign overrides may only make the merchant's limits stricter."""
+    for name, smaller in STRICTER_IS_SMALLER.items():
+        value, limit = getattr(overrides, name), getattr(limits, name)
+        if value is not None and (value > limit if smaller else value < limit):
+            side = "at most" if smaller else "at least"
+            raise Invalid(f"may only be stricter than the merchant setting: {side} {limit}",
+                          field=f"{where}guardrails.{name}")
+
+
+def first_run(schedule: Schedule, tz: str, now: datetime) -> datetime | None:
+    """The first occurrence of a calendar schedule activated at `now` (None for triggered or exhausted)."""
+    if isinstance(schedule, TriggeredSchedule):
+        return None
+    return first_occurrence(schedule, tz, now)
+
+
+def _check_timing(schedule: Schedule, tz: str, now: datetime, where: str) -> None:
+    if isinstance(schedule, OnceSchedule) and schedule.at is not None:
+        at = schedule.at
+        instant = at if at.utcoffset() is not None else local_to_utc(at.date(), at.time(), zone(tz))
+        if instant < now - PAST_GRACE:
+            raise Invalid("must not be in the past (null sends on activation)", field=f"{where}schedule.at")
+    if isinstance(schedule, RecurringSchedule) and first_occurrence(schedule, tz, now) is None:
+        raise Invalid("the schedule has no occurrence after now", field=f"{where}schedule.end_date")
+
+
+def body_of(record: Record) -> CampaignIn:
+    """The definition part of a stored campaign."""
+    return CampaignIn.model_validate({k: record.data[k] for k in BODY_FIELDS if k in record.data})
+
+
+def _is_now(schedule: Schedule) -> bool:
+    return isinstance(schedule, OnceSchedule) and schedule.at is None
+
+
+class CampaignService:
+    """Campaign definitions of every merchant, and their state machine."""
+
+    def __init__(self, campaigns: Repo, coupons: Repo, contents: Repo, audiences: Repo,
+                 settings_of: Callable[[str], MerchantSettings], clock: Clock,
+                 hooks: Callable[[], LifecycleHooks] | None = None) -> None:
+        self._campaigns = campaigns
+        self._hooks = hooks
+        self._coupons = coupons
+        self._contents = contents
+        self._audiences = audiences
+        self._settings_of = settings_of
+        self._clock = clock
+
+    def _check_references(self, merchant_id: str, body: CampaignIn, where: str) -> None:
+        target = body.target
+        if isinstance(target, AudienceTarget) and target.audience_id not in BUILTIN_IDS \
+                and self._audiences.get(merchant_id, target.audience_id) is None:
+            raise Invalid(f"no audience {target.audience_id}", field=f"{where}target.audience_id")
+        for i, line in enumerate(body.action.coupons):
+            if self._coupons.get(merchant_id, line.coupon_id) is None:
+                raise Invalid(f"no coupon {line.coupon_id}", field=f"{where}action.coupons[{i}].coupon_id")
+        content = body.action.content_id
+        if content is not None and self._contents.get(merchant_id, content) is None:
+            raise Invalid(f"no content {content}", field=f"{where}action.content_id")
+
+    def _check(self, merchant_id: str, body: CampaignIn, where: str, now: datetime) -> tuple[Schedule, str]:
+        """Everything a definition must satisfy to be stored or activated; returns (schedule, time zone)."""
+        schedule = check_body(body, where)
+        settings = self._settings_of(merchant_id)
+        self._check_references(merchant_id, body, where)
+        check_guardrails(body.guardrails, settings.guardrails, where)
+        _check_timing(schedule, settings.timezone, now, where)
+        return schedule, settings.timezone
+
+    @staticmethod
+    def _check_size(data: dict[str, Any], body: CampaignIn) -> None:
+        size = len(json.dumps(data, ensure_ascii=False).encode())
+        if size > MAX_DATA_BYTES:
+            field = "body.target.customer_ids" if body.target.kind == "customers" else "body"
+            raise TooLarge(f"the campaign is {size} bytes, over {MAX_DATA_BYTES}; put long customer lists "
+                           "into a list audience", field=field)
+
+    def create(self, merchant_id: str, body: CampaignIn, idempotency_key: str | None = None) -> Record:
+        """A new draft campaign; the same Idempotency-Key and body return the first one again."""
+        campaign_id = derive_id("cmp", merchant_id, "campaigns", idempotency_key)
+        definition = body.model_dump(mode="json")
+        fp = fingerprint(definition) if idempotency_key else None
+        if idempotency_key and (existing := self._campaigns.get(merchant_id, campaign_id)) is not None:
+            return self._replay(existing, fp)
+        now = self._clock()
+        self._check(merchant_id, body, "body.", now)
+        data = {**definition, **dict.fromkeys(STAMPS)}
+        self._check_size(data, body)
+        try:
+            return self._campaigns.create(merchant_id, campaign_id, data, now, status=State.DRAFT.value,
+                                          label=body.label, name=body.name, idem_fp=fp)
+        except AlreadyExists as exc:
+            return self._replay(exc.existing, fp)
+
+    @staticmethod
+    def _replay(existing: Record, fp: str | None) -> Record:
+        if fp is None or existing.idem_fp != fp:
+            raise Conflict("this Idempotency-Key already created a campaign with a different body",
+                           field="header.Idempotency-Key")
+        return existing
+
+    def get(self, merchant_id: str, campaign_id: str) -> Record:
+        record = self._campaigns.get(merchant_id, campaign_id)
+        if record is None:
+            raise NotFound(f"no campaign {campaign_id}", field="path.campaign_id")
+        return record
+
+    def list(self, merchant_id: str, limit: int, start_key: dict[str, Any] | None, *, status: str | None = None,
+             label: str | None = None) -> tuple[list[Record], dict[str, Any] | None]:
+        return self._campaigns.list(merchant_id, limit=limit, start_key=start_key, status=status, label=label)
+
+    def editable(self, merchant_id: str, campaign_id: str, expected_version: int | None) -> Record:
+        """The campaign if a PATCH may change it: 404, then 412 when If-Match is stale, then 409 by state."""
+        record = self._current(merchant_id, campaign_id, expected_version)
+        if State(record.status or State.DRAFT) not in EDITABLE:
+            raise Conflict(f"campaign is {record.status}; only draft and scheduled campaigns can be edited",
+                           field="status")
+        return record
+
+    def _current(self, merchant_id: str, campaign_id: str, expected_version: int | None) -> Record:
+        record = self.get(merchant_id, campaign_id)
+        if expected_version is not None and expected_version != record.version:
+            raise PreconditionFailed(f"version {expected_version} is stale; current is {record.version}",
+                                     field="header.If-Match")
+        return record
+
+    def update(self, merchant_id: str, record: Record, body: CampaignIn) -> Record:
+        """Replace the definition of `record` (from editable()) with `body`, unless it changed meanwhile."""
+        now = self._clock()
+        schedule, tz = self._check(merchant_id, body, "body.", now)
+        data = {**record.data, **body.model_dump(mode="json")}
+        if record.status == State.SCHEDULED:
+            if isinstance(schedule, TriggeredSchedule) or _is_now(schedule):
+                raise Invalid("a scheduled campaign needs a calendar schedule with a time; use send-now to send now",
+                              field="body.schedule")
+            run = first_run(schedule, tz, now)
+            data["next_run_at"] = to_iso(run) if run else None
+        self._check_size(data, body)
+        return self._campaigns.update(merchant_id, record.id, data, now, expected_version=record.version,
+                                      status=record.status, label=body.label, name=body.name)
+
+    def delete(self, merchant_id: str, campaign_id: str, expected_version: int | None) -> None:
+        record = self._current(merchant_id, campaign_id, expected_version)
+        if State(record.status or State.DRAFT) not in DELETABLE:
+            raise Conflict(f"campaign is {record.status}; cancel it first (only draft, ended and cancelled "
+                           "campaigns can be deleted)", field="status")
+        self._campaigns.delete(merchant_id, campaign_id, expected_version=record.version)
+
+    def _move(self, record: Record, new: State, stamps: dict[str, Any], hook: str | None = None) -> Record:
+        moved = self._campaigns.set_status(record.merchant_id, record.id, new.value, self._clock(),
+                                           expected_status=(record.status or State.DRAFT.value,), data_updates=stamps)
+        if hook is not None and self._hooks is not None:
+            getattr(self._hooks(), hook)(moved)
+        return moved
+
+    def apply(self, merchant_id: str, campaign_id: str, action: Action, stamps: dict[str, Any] | None = None,
+              hook: str | None = None) -> Record:
+        """Any table transition with extra data (also the dispatch pipeline's start_run and finish)."""
+        record = self.get(merchant_id, campaign_id)
+        return self._move(record, transition(record.status or State.DRAFT, action), stamps or {}, hook)
+
+    def activate(self, merchant_id: str, campaign_id: str) -> Record:
+        """draft → scheduled; once-now and triggered campaigns go straight on to running."""
+        record = self.get(merchant_id, campaign_id)
+        new = transition(record.status or State.DRAFT, Action.ACTIVATE)
+        now = self._clock()
+        schedule, tz = self._check(merchant_id, body_of(record), "", now)
+        if _is_now(schedule) or isinstance(schedule, TriggeredSchedule):
+            new = transition(new, Action.START_RUN)
+        run = first_run(schedule, tz, now)
+        stamps = {"activated_at": to_iso(now), "next_run_at": to_iso(run) if run else None}
+        return self._move(record, new, stamps, "on_activated")
+
+    def pause(self, merchant_id: str, campaign_id: str) -> Record:
+        return self._stamped(merchant_id, campaign_id, Action.PAUSE, "paused_at", "on_paused")
+
+    def resume(self, merchant_id: str, campaign_id: str) -> Record:
+        return self._stamped(merchant_id, campaign_id, Action.RESUME, "resumed_at", "on_resumed")
+
+    def cancel(self, merchant_id: str, campaign_id: str) -> Record:
+        return self._stamped(merchant_id, campaign_id, Action.CANCEL, "cancelled_at", "on_cancelled")
+
+    def finish(self, merchant_id: str, campaign_id: str) -> Record:
+        return self._stamped(merchant_id, campaign_id, Action.FINISH, "ended_at")
+
+    def _stamped(self, merchant_id: str, campaign_id: str, action: Action, stamp: str, hook: str | None = None
+                 ) -> Record:
+        return self.apply(merchant_id, campaign_id, action, {stamp: to_iso(self._clock())}, hook)
+
+    def send_now(self, merchant_id: str, campaign_id: str) -> Record:
+        """Ask the dispatch pipeline for an immediate run (a once campaign's run moves to now)."""
+        record = self.get(merchant_id, campaign_id)
+        new = transition(record.status or State.DRAFT, Action.SEND_NOW)
+        schedule = to_schedule(record.data["schedule"])
+        if isinstance(schedule, TriggeredSchedule):
+            raise Conflict("a triggered campaign sends when its event happens; it has nothing to send now",
+                           field="schedule.kind")
+        if isinstance(schedule, OnceSchedule) and record.status == State.RUNNING:
+            raise Conflict("campaign is running; a once campaign sends only once", field="status")
+        now = to_iso(self._clock())
+        stamps: dict[str, Any] = {"send_now_requested_at": now}
+        if isinstance(schedule, OnceSchedule):
+            stamps["next_run_at"] = now
+        return self._move(record, new, stamps, "on_send_now")

@@ -1,0 +1,1 @@
+"""Channels: one interface (base.Channel) and the wallet, inbox, SMS, e-mail, webhook and staff-task adapters."""

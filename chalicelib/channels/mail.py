@@ -1,0 +1,59 @@
+"""E-mail channel through Amazon SES send_email, from the merchant's verified sender in settings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.tenancy.model import MerchantSettings
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _body(message: Message) -> str:
+    """The rendered text, then the attachments as links (they are references, never inlined)."""
+    lines = [message.text]
+    refs = [f"{a.get('title') or a.get('type')}: {a.get('url')}" for a in message.attachments]
+    if refs:
+        lines += ["", *refs]
+    return "\n".join(lines)
+
+
+class EmailChannel:
+    """`client` is a boto3 SES client; no sender configured means every e-mail fails with `no_sender`."""
+
+    name = "email"
+
+    def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings]) -> None:
+        self._client = client
+        self._settings = settings_of
+
+    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
+        settings: dict[str, MerchantSettings] = {}
+
+        def one(recipient: Recipient, message: Message) -> Outcome:
+            cid, address = recipient.customer_id, recipient.email
+            if not address:
+                return Outcome(cid, False, "no_address")
+            if not EMAIL.match(address):
+                return Outcome(cid, False, "invalid_address")
+            if recipient.merchant_id not in settings:
+                settings[recipient.merchant_id] = self._settings(recipient.merchant_id)
+            own = settings[recipient.merchant_id]
+            if not own.email_sender:
+                return Outcome(cid, False, "no_sender")
+            subject = message.subject or own.store_name or "A message for you"
+            try:
+                sent = self._client.send_email(
+                    Source=own.email_sender, Destination={"ToAddresses": [address]},
+                    Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
+                             "Body": {"Text": {"Data": _body(message), "Charset": "UTF-8"}}})
+            except ClientError as exc:
+                return Outcome(cid, False, f"provider_error:{exc.response.get('Error', {}).get('Code', 'unknown')}")
+            return Outcome(cid, True, None, sent.get("MessageId"))
+
+        return send_each(self.name, batch, one)

@@ -1,0 +1,52 @@
+"""SMS channel through Amazon SNS publish: E.164 numbers only, opted-out numbers skipped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.tenancy.model import MerchantSettings
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+MAX_SMS_CHARS = 1600  # SNS refuses longer SMS bodies
+
+
+class SmsChannel:
+    """`client` is a boto3 SNS client; settings supply the optional sender id."""
+
+    name = "sms"
+
+    def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings]) -> None:
+        self._client = client
+        self._settings = settings_of
+
+    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
+        senders: dict[str, str | None] = {}
+
+        def one(recipient: Recipient, message: Message) -> Outcome:
+            cid, phone = recipient.customer_id, recipient.phone
+            if not phone:
+                return Outcome(cid, False, "no_phone")
+            if not E164.match(phone):
+                return Outcome(cid, False, "invalid_phone")
+            if len(message.text) > MAX_SMS_CHARS:
+                return Outcome(cid, False, "too_long")
+            if recipient.merchant_id not in senders:
+                senders[recipient.merchant_id] = self._settings(recipient.merchant_id).sms_sender_id
+            attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Promotional"}}
+            sender = senders[recipient.merchant_id]
+            if sender:
+                attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender}
+            try:
+                if self._client.check_if_phone_number_is_opted_out(phoneNumber=phone).get("isOptedOut"):
+                    return Outcome(cid, False, "opted_out")
+                sent = self._client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes)
+            except ClientError as exc:
+                return Outcome(cid, False, f"provider_error:{exc.response.get('Error', {}).get('Code', 'unknown')}")
+            return Outcome(cid, True, None, sent.get("MessageId"))
+
+        return send_each(self.name, batch, one)

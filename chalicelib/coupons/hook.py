@@ -1,0 +1,49 @@
+"""The redemption ActivityHook: an order carrying coupon_instance_id redeems that coupon, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.activity.consumer import Change
+from chalicelib.core.clock import parse_iso
+from chalicelib.coupons.model import OrderLine, RedeemResult
+
+log = logging.getLogger(__name__)
+PURCHASE = frozenset({"paid", "completed"})
+
+
+class Redeemer(Protocol):
+    def redeem(self, merchant_id: str, instance_id: str, order_id: str, order_amount_fen: int,
+               items: Iterable[OrderLine | Mapping[str, Any] | str], paid_at: datetime, *,
+               customer_id: str | None = None) -> RedeemResult: ...
+
+
+class RedemptionHook:
+    """Runs after customer metrics are folded; re-delivered orders are no-ops (redeem is idempotent by order)."""
+
+    def __init__(self, wallet: Redeemer) -> None:
+        self._wallet = wallet
+        self.last: list[RedeemResult] = []  # the last batch's results (observability and tests)
+
+    def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
+        results = []
+        for change in changes:
+            doc = change.new
+            if change.kind != "ORDER" or not doc or not doc.get("coupon_instance_id"):
+                continue
+            if doc.get("status") not in PURCHASE:
+                continue  # a refund or cancellation never redeems (an already redeemed coupon stays used)
+            # amount_fen is what was paid; the coupon's threshold applies to the value before its discount.
+            gross = int(doc["amount_fen"]) + int(doc.get("discount_fen") or 0)
+            result = self._wallet.redeem(merchant_id, doc["coupon_instance_id"], doc["order_id"], gross,
+                                         list(doc.get("items") or ()), parse_iso(doc["paid_at"]),
+                                         customer_id=doc["customer_id"])
+            if not result.ok:
+                log.warning("coupon redemption rejected", extra={
+                    "merchant_id": merchant_id, "order_id": result.order_id, "instance_id": result.instance_id,
+                    "reason": result.reason})
+            results.append(result)
+        self.last = results

@@ -1,0 +1,148 @@
+"""AWS-side adapters of the dispatch ports: SQS batches, customer pages, merchant settings, the campaign gate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from chalicelib.audiences.builtin import RfmSettings
+from chalicelib.channels.base import Channel, IssuedCoupon, Message
+from chalicelib.channels.base import Recipient as ChannelRecipient
+from chalicelib.core.config import get_config
+from chalicelib.core.dynamo import DefinitionItem
+from chalicelib.core.ports import Repo
+from chalicelib.customers.rows import CustomerRow
+from chalicelib.customers.store import CustomerItem, CustomerStore
+from chalicelib.dispatch.model import Recipient, delivery_key
+from chalicelib.dispatch.snapshot import SENDABLE, CampaignView
+from chalicelib.dispatch.txn import TxOp
+from chalicelib.tenancy.model import MerchantSettings
+
+
+class SqsQueues:
+    """SendMessageBatch, 10 messages a request; queue URLs looked up once per process."""
+
+    def __init__(self, client: Any) -> None:
+        self._sqs = client
+        self._urls: dict[str, str] = {}
+
+    def url(self, queue: str) -> str:
+        if queue not in self._urls:
+            self._urls[queue] = self._sqs.get_queue_url(QueueName=get_config().queue(queue))["QueueUrl"]
+        return self._urls[queue]
+
+    def send(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(i), "MessageBody": json.dumps(b, separators=(",", ":"))}
+                       for i, b in enumerate(bodies[start:start + 10])]
+            for _ in range(3):
+                failed = self._sqs.send_message_batch(QueueUrl=self.url(queue), Entries=entries).get("Failed") or []
+                if not failed:
+                    break
+                ids = {f["Id"] for f in failed}
+                entries = [e for e in entries if e["Id"] in ids]
+            else:
+                raise RuntimeError(f"SQS refused {len(entries)} messages for {queue}")
+
+
+class CustomerPages:
+    """Customers of one shard in id order, resumable after a customer id (the plan segment's cursor)."""
+
+    def __init__(self, store: CustomerStore) -> None:
+        self._store = store
+
+    def pages_after(self, merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]:
+        condition = CustomerItem.sk > f"{after}#~" if after else None
+        page: list[CustomerRow] = []
+        current: str | None = None
+        parts: dict[str, str] = {}
+        rev = 0
+        for item in CustomerItem.query(f"{merchant_id}#{shard:02d}", condition):
+            cid, kind = item.sk.rsplit("#", 1)
+            if current is not None and cid != current:
+                page.append(_row(current, parts, rev))
+                parts, rev = {}, 0
+                if len(page) >= 500:
+                    yield page
+                    page = []
+            current = cid
+            parts[kind] = item.doc
+            if kind == "A":
+                rev = int(item.rev or 0)
+        if current is not None:
+            page.append(_row(current, parts, rev))
+        if page:
+            yield page
+
+    def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]:
+        return self._store.get_rows(merchant_id, customer_ids)
+
+
+def _row(cid: str, parts: dict[str, str], rev: int) -> CustomerRow:
+    prof, act = parts.get("P"), parts.get("A")
+    return CustomerRow(cid, json.loads(prof) if prof else None, json.loads(act) if act else None, rev)
+
+
+class MerchantEnv:
+    """PlanEnv from merchant settings and the audiences repository."""
+
+    def __init__(self, settings_of: Callable[[str], MerchantSettings], audiences: Repo,
+                 members: Callable[[str, str, int, str | None], Iterator[list[str]]]) -> None:
+        self._settings = settings_of
+        self._audiences = audiences
+        self._members = members
+
+    def timezone(self, merchant_id: str) -> str:
+        return self._settings(merchant_id).timezone
+
+    def recipient_cap(self, merchant_id: str) -> int:
+        return self._settings(merchant_id).guardrails.max_recipients_per_send
+
+    def rfm(self, merchant_id: str) -> RfmSettings:
+        r = self._settings(merchant_id).rfm
+        return RfmSettings(r.recent_days, r.frequency_threshold, r.monetary_threshold_fen)
+
+    def audience(self, merchant_id: str, audience_id: str) -> dict[str, Any] | None:
+        record = self._audiences.get(merchant_id, audience_id)
+        return dict(record.data, kind=record.status or record.data.get("kind") or "") if record else None
+
+    def member_ids(self, merchant_id: str, audience_id: str, shard: int, after: str | None) -> Iterator[list[str]]:
+        return self._members(merchant_id, audience_id, shard, after)
+
+
+def campaign_gate(merchant_id: str, campaign_id: str) -> TxOp:
+    """ConditionCheck: the campaign is still sending (a pause or cancel fails the delivery transaction)."""
+    return TxOp("check", DefinitionItem(merchant_id, f"CAMPAIGN#{campaign_id}"), f"campaign:{campaign_id}",
+                DefinitionItem.status.is_in(*SENDABLE))
+
+
+class ChannelAdapter:
+    """The ChannelPort over one of the channels package's adapters."""
+
+    def __init__(self, channel: Channel, idempotent: bool, coupons: Repo,
+                 render: Callable[[str, CampaignView, Recipient], str] | None = None) -> None:
+        self._channel = channel
+        self.idempotent = idempotent
+        self._coupons = coupons
+        self._render = render
+
+    def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
+             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | None]:
+        names = {}
+        for grant in campaign.coupons:
+            record = self._coupons.get(merchant_id, grant.coupon_id)
+            names[grant.coupon_id] = str(record.data.get("name")) if record else grant.coupon_id
+        batch = []
+        for r in recipients:
+            coupon_ids = [g.coupon_id for g in campaign.coupons for _ in range(g.quantity)]
+            carried = tuple(IssuedCoupon(i, c, names.get(c, c), "") for i, c in
+                            zip(instances.get(r.customer_id, ()), coupon_ids, strict=False))
+            text = self._render(merchant_id, campaign, r) if self._render else str(campaign.data.get("name", ""))
+            consent = {ch: True for ch in r.consent}
+            batch.append((ChannelRecipient(merchant_id, r.customer_id, r.nickname, r.phone, r.email, r.staff_owner,
+                                           consent),
+                          Message(campaign.campaign_id, run_id, delivery_key(run_id, r.customer_id), text,
+                                  coupons=carried)))
+        return {o.customer_id: (None if o.ok else o.reason or "failed") for o in self._channel.send(batch)}

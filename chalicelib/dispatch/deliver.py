@@ -1,0 +1,295 @@
+"""deliver_chunk: one chunk's recipients screened, issued and handed over exactly once under crashes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.core.clock import parse_iso, to_iso
+from chalicelib.core.ports import Repo
+from chalicelib.customers.store import shard_of
+from chalicelib.dispatch.model import (
+    LEASE_SECONDS,
+    SEGMENTS,
+    TX_MAX_ITEMS,
+    Chunk,
+    ChunkState,
+    DueKind,
+    Entry,
+    IssueFailed,
+    Outcome,
+    Recipient,
+    Run,
+    TxCancelled,
+    chunk_due,
+)
+from chalicelib.dispatch.plan import PlanEnv
+from chalicelib.dispatch.policy import NOT_IN_TARGET, GuardrailPolicy, PolicyContext, screen
+from chalicelib.dispatch.ports import (
+    ChannelPort,
+    Committer,
+    CouponPort,
+    CustomerSource,
+    DueRepo,
+    Op,
+    QueuePort,
+    RunRepo,
+)
+from chalicelib.dispatch.snapshot import CANCELLED, PAUSED, SENDABLE, CampaignView, view
+from chalicelib.dispatch.store import LeaseRefused
+from chalicelib.dispatch.targets import Target, build_target, recipient_of
+
+log = logging.getLogger(__name__)
+UNKNOWN_AFTER_CRASH = "unknown_after_crash"
+WALLET = "wallet"
+
+
+class DeliverService:
+    def __init__(self, runs: RunRepo, commit: Committer, due: DueRepo, queues: QueuePort, campaigns: Repo,
+                 gate: Callable[[str, str], Op], customers: CustomerSource, coupons: CouponPort,
+                 channel_for: Callable[[str], ChannelPort], policy: GuardrailPolicy,
+                 timezone_of: Callable[[str], str], env: PlanEnv | None = None,
+                 lease_seconds: int = LEASE_SECONDS) -> None:
+        self._env = env
+        self._runs = runs
+        self._commit = commit
+        self._due = due
+        self._queues = queues
+        self._campaigns = campaigns
+        self._gate = gate
+        self._customers = customers
+        self._coupons = coupons
+        self._channel_for = channel_for
+        self._policy = policy
+        self._tz = timezone_of
+        self._lease = lease_seconds
+        self._run_cache: dict[tuple[str, str], Run] = {}  # snapshots never change: one read per warm worker
+
+    def deliver_chunk(self, merchant_id: str, run_id: str, chunk_id: str, owner: str, receives: int,
+                      now: datetime) -> str:
+        """Returns what happened: done, waiting, parked, cancelled, or skipped:<why>."""
+        try:
+            chunk = self._runs.lease(merchant_id, run_id, chunk_id, owner, now, receives, self._lease)
+        except LeaseRefused as refused:
+            if refused.why == "leased":
+                raise RuntimeError("chunk is leased by a live worker") from refused
+            return f"skipped:{refused.why}"
+        try:
+            return self._deliver(chunk, owner, now)
+        except Exception as exc:
+            detail = getattr(exc, "cause_response_message", None) or str(exc)
+            self._runs.record_failure(merchant_id, run_id, chunk_id, owner, f"{type(exc).__name__}: {detail}", now)
+            raise
+
+    def _run(self, merchant_id: str, run_id: str) -> Run:
+        key = (merchant_id, run_id)
+        if key not in self._run_cache:
+            if len(self._run_cache) > 256:
+                self._run_cache.clear()
+            run = self._runs.get_run(merchant_id, run_id)
+            if run is None:
+                raise LookupError(f"run {run_id} is missing")
+            self._run_cache[key] = run
+        return self._run_cache[key]
+
+    def _deliver(self, chunk: Chunk, owner: str, now: datetime) -> str:
+        run = self._run(chunk.merchant_id, chunk.run_id)
+        campaign = view(run.campaign_id, "running", run.snapshot)
+        channel = None if campaign.channel == WALLET else self._channel_for(campaign.channel)
+        ctx = PolicyContext(chunk.merchant_id, run.run_id, campaign, self._tz(chunk.merchant_id), now)
+        stamp = to_iso(now)
+        self._resolve(chunk, campaign, ctx)
+        resend: list[Recipient] = []
+        for r in chunk.open_recipients():
+            entry = chunk.ledger.get(r.customer_id)
+            if entry is not None and entry.outcome is Outcome.HANDING:
+                if channel is not None and channel.idempotent:
+                    resend.append(r)  # the same delivery key again: the channel cannot reach them twice
+                else:
+                    chunk.ledger[r.customer_id] = Entry(Outcome.FAILED, UNKNOWN_AFTER_CRASH, entry.instances, stamp)
+                continue
+            verdict = screen(r, campaign.channel)
+            if verdict is not None:
+                chunk.ledger[r.customer_id] = Entry(verdict[0], verdict[1], at=stamp)
+        candidates = [r for r in chunk.open_recipients() if r not in resend]
+        size = self._group_size(chunk, campaign)
+        for _ in range(len(chunk.recipients) + 5):
+            batch, final = candidates[:size], len(candidates) <= size
+            decision = self._policy.decide(ctx, batch)
+            sending = [r for r in batch
+                       if r.customer_id not in decision.suppressed and r.customer_id not in decision.deferred]
+            for r in batch:
+                if r.customer_id in decision.suppressed:
+                    chunk.ledger[r.customer_id] = Entry(Outcome.SUPPRESSED, decision.suppressed[r.customer_id],
+                                                        at=stamp)
+                elif r.customer_id in decision.deferred:
+                    chunk.ledger[r.customer_id] = Entry(Outcome.DEFERRED, to_iso(decision.deferred[r.customer_id]),
+                                                        at=stamp)
+            try:
+                outcome = self._issue(chunk, run, campaign, sending, decision.writes, channel, owner, now,
+                                      bool(resend), final)
+            except TxCancelled as exc:
+                ended = self._after_cancel(exc, chunk, campaign, batch, owner, now)
+                if ended is not None:
+                    return ended
+                candidates = [r for r in candidates if (e := chunk.ledger.get(r.customer_id)) is None
+                              or e.outcome is Outcome.DEFERRED]
+                continue
+            candidates = candidates[size:]
+            if final:
+                if outcome != "handed":
+                    return outcome
+                break
+        else:
+            raise RuntimeError("delivery did not settle")
+        handing = [r for r in chunk.recipients
+                   if (e := chunk.ledger.get(r.customer_id)) is not None and e.outcome is Outcome.HANDING]
+        return self._hand_over(chunk, run, campaign, handing, channel, owner, now)
+
+    def _resolve(self, chunk: Chunk, campaign: CampaignView, ctx: PolicyContext) -> None:
+        """Triggered touches: read the customers now, apply the target filter (trigger AND filter) and holdout."""
+        touches = [r for r in chunk.recipients if r.resolve and r.customer_id not in chunk.ledger]
+        if not touches:
+            return
+        rows = self._customers.get_rows(chunk.merchant_id, [r.customer_id for r in touches])
+        target = self._touch_target(chunk, campaign, ctx, touches)
+        resolved = {}
+        for r in touches:
+            row = rows.get(r.customer_id)
+            if row is None or row.profile is None or (target is not None and not target.test(row)):
+                chunk.ledger[r.customer_id] = Entry(Outcome.SUPPRESSED, NOT_IN_TARGET, at=to_iso(ctx.now))
+            else:
+                resolved[r.customer_id] = recipient_of(row, campaign.campaign_id, campaign.holdout_percent)
+        chunk.recipients = [resolved.get(r.customer_id, r) for r in chunk.recipients]
+
+    def _touch_target(self, chunk: Chunk, campaign: CampaignView, ctx: PolicyContext, touches: list[Recipient]
+                      ) -> Target | None:
+        """The campaign's target as a test over rows (stored audiences: the touched customers' shards' members)."""
+        if not campaign.target:
+            return None
+        aid = campaign.target.get("audience_id")
+        audience = self._env.audience(chunk.merchant_id, str(aid)) if aid and self._env else None
+        target = build_target(campaign.target, ctx.timezone, ctx.now, audience=audience)
+        if target.stored is None or self._env is None:
+            return target
+        members: set[str] = set()
+        for shard in {shard_of(r.customer_id, SEGMENTS) for r in touches}:
+            for ids in self._env.member_ids(chunk.merchant_id, target.stored, shard, None):
+                members.update(ids)
+        return Target(lambda row: row.customer_id in members and row.profile is not None, frozenset(members))
+
+    def _issue(self, chunk: Chunk, run: Run, campaign: CampaignView, sending: list[Recipient],
+               writes: list[tuple[str, Any]], channel: ChannelPort | None, owner: str, now: datetime,
+               resending: bool, final: bool) -> str:
+        """One transaction: coupons, guardrail writes, the ledger, gated on the campaign still sending.
+
+        A chunk whose writes exceed one transaction goes in several (`final` on the last): each records its
+        part of the ledger under the lease, so a crash between them redoes only what was not recorded.
+        """
+        ids = [r.customer_id for r in sending]
+        ops: list[Op] = [self._gate(chunk.merchant_id, campaign.campaign_id)]
+        instances: dict[str, tuple[str, ...]] = {}
+        if ids and campaign.coupons:
+            try:
+                coupon_ops, instances = self._coupons.issue_ops(chunk.merchant_id, campaign, run.run_id, ids,
+                                                                channel is None, now)
+            except IssueFailed as failed:
+                for cid in ids:
+                    chunk.ledger[cid] = Entry(Outcome.FAILED, failed.reason, at=to_iso(now))
+                ids, sending = [], []
+                coupon_ops = []
+            ops += coupon_ops
+        ops += [op for cid, op in writes if cid in ids]
+        if chunk.chunk_id.startswith("T"):  # a day's touches come in many chunks: one delivery per customer
+            ops += [self._runs.marker_op(chunk.merchant_id, chunk.run_id, cid) for cid in ids]
+        given = Outcome.SUCCEEDED if channel is None else Outcome.HANDING
+        for cid in ids:
+            chunk.ledger[cid] = Entry(given, None, instances.get(cid, ()), to_iso(now))
+        deferred = [parse_iso(e.reason) for e in chunk.ledger.values() if e.outcome is Outcome.DEFERRED and e.reason]
+        handing = channel is not None and (bool(ids) or resending)
+        state = ChunkState.WAITING if deferred else (ChunkState.READY if handing else ChunkState.DONE)
+        if not final:
+            state = ChunkState.READY
+        ops.append(self._runs.chunk_commit_op(chunk, owner, state, now, release=final and not handing))
+        if final and deferred:
+            ops.append(self._due.put_op(chunk_due(chunk.merchant_id, DueKind.DEFERRED, chunk.run_id, chunk.chunk_id,
+                                                  campaign.campaign_id, min(deferred)), now, only_new=False))
+        self._commit(ops)
+        return "handed" if handing else state.value
+
+    def _group_size(self, chunk: Chunk, campaign: CampaignView) -> int:
+        """Recipients whose writes fit one transaction with the ledger item, the gate and the stock counters."""
+        per = self._coupons.items_per_recipient(chunk.merchant_id, campaign) if campaign.coupons else 0
+        per += self._policy.items_per_recipient + (1 if chunk.chunk_id.startswith("T") else 0)
+        fixed = 2 + self._coupons.fixed_items(campaign)
+        return max(1, (TX_MAX_ITEMS - fixed) // max(1, per))
+
+    def _after_cancel(self, exc: TxCancelled, chunk: Chunk, campaign: CampaignView, candidates: list[Recipient],
+                      owner: str, now: datetime) -> str | None:
+        """Why the transaction failed; a verdict ends the delivery, None retries with the ledger adjusted."""
+        stamp = to_iso(now)
+        if any(t.startswith("chunk:") for t in exc.failed):
+            return "skipped:lease lost"
+        if any(t.startswith("campaign:") for t in exc.failed):
+            record = self._campaigns.get(chunk.merchant_id, campaign.campaign_id)
+            status = record.status if record else CANCELLED
+            if status == PAUSED:
+                return self._park(chunk, campaign, owner, now)
+            if status not in SENDABLE:
+                return self._cancel(chunk, owner, now)
+        for cid in exc.tagged("limit:"):
+            chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, "customer_limit", at=stamp)
+        for cid in exc.tagged("dup:"):
+            chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, "already_touched", at=stamp)
+        for cid in exc.tagged("policy:"):
+            chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, self._policy.conflict_reason(cid), at=stamp)
+        for cid in exc.tagged("coupon:"):
+            # An instance with this delivery's id exists (issued outside this ledger): never issue it twice.
+            chunk.ledger[cid] = Entry(Outcome.SUCCEEDED, "already_issued", at=stamp)
+        if exc.tagged("stock:"):
+            left = max(0, self._coupons.remaining_stock(chunk.merchant_id, campaign))
+            for r in [r for r in candidates if r.customer_id not in chunk.ledger or
+                      chunk.ledger[r.customer_id].outcome in (Outcome.SUCCEEDED, Outcome.HANDING)][left:]:
+                chunk.ledger[r.customer_id] = Entry(Outcome.FAILED, "out_of_stock", at=stamp)
+        for r in candidates:  # undo this attempt's optimistic entries
+            entry = chunk.ledger.get(r.customer_id)
+            if entry is not None and entry.outcome in (Outcome.SUCCEEDED, Outcome.HANDING) and entry.reason is None:
+                chunk.ledger.pop(r.customer_id)
+        return None
+
+    def _hand_over(self, chunk: Chunk, run: Run, campaign: CampaignView, recipients: list[Recipient],
+                   channel: ChannelPort | None, owner: str, now: datetime) -> str:
+        if channel is not None and recipients:
+            instances = {r.customer_id: chunk.ledger[r.customer_id].instances for r in recipients}
+            results = channel.send(chunk.merchant_id, campaign, run.run_id, recipients, instances, now)
+            for r in recipients:
+                reason = results.get(r.customer_id, "no_result")
+                chunk.ledger[r.customer_id] = Entry(Outcome.SUCCEEDED if reason is None else Outcome.FAILED, reason,
+                                                    instances[r.customer_id], to_iso(now))
+        waiting = any(e.outcome is Outcome.DEFERRED for e in chunk.ledger.values())
+        state = ChunkState.WAITING if waiting else ChunkState.DONE
+        self._commit([self._runs.chunk_commit_op(chunk, owner, state, now, release=True)])
+        return state.value
+
+    def _park(self, chunk: Chunk, campaign: CampaignView, owner: str, now: datetime) -> str:
+        parked = chunk_due(chunk.merchant_id, DueKind.PARKED, chunk.run_id, chunk.chunk_id, campaign.campaign_id, now)
+        self._commit([self._runs.chunk_commit_op(chunk, owner, ChunkState.PARKED, now, release=True),
+                      self._due.put_op(parked, now, only_new=False)])
+        record = self._campaigns.get(chunk.merchant_id, campaign.campaign_id)
+        if record is not None and record.status in SENDABLE:  # resumed meanwhile: resume may not have seen it
+            self._due.delete([parked])
+            self._queues.send("dispatch", [{"v": 1, "merchant_id": chunk.merchant_id, "run_id": chunk.run_id,
+                                            "chunk_id": chunk.chunk_id}])
+        return "parked"
+
+    def _cancel(self, chunk: Chunk, owner: str, now: datetime) -> str:
+        stamp = to_iso(now)
+        for r in chunk.open_recipients():
+            entry = chunk.ledger.get(r.customer_id)
+            chunk.ledger[r.customer_id] = (Entry(Outcome.FAILED, UNKNOWN_AFTER_CRASH, entry.instances, stamp)
+                                           if entry is not None and entry.outcome is Outcome.HANDING
+                                           else Entry(Outcome.CANCELLED, "cancelled", at=stamp))
+        self._commit([self._runs.chunk_commit_op(chunk, owner, ChunkState.CANCELLED, now, release=True)])
+        return "cancelled"

@@ -1,0 +1,116 @@
+"""Ports the dispatch services depend on, so that no service imports boto3 or PynamoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.customers.rows import CustomerRow
+from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Recipient, Run, RunStatus
+from chalicelib.dispatch.snapshot import CampaignView
+
+Op = Any  # an opaque transaction operation built by a store (dispatch.txn.TxOp)
+
+
+class Committer(Protocol):
+    def __call__(self, ops: Sequence[Op]) -> None:
+        """All or nothing; raises model.TxCancelled naming the failed conditions."""
+
+
+class DueRepo(Protocol):
+    def put(self, due: DueItem, now: datetime, *, only_new: bool = True) -> bool: ...
+
+    def put_op(self, due: DueItem, now: datetime, *, only_new: bool = True) -> Op: ...
+
+    def in_bucket(self, minute: datetime) -> list[DueItem]: ...
+
+    def claim_op(self, due: DueItem, now: datetime, payload: dict[str, Any] | None = None) -> Op: ...
+
+    def mark_done(self, items: Iterable[DueItem], now: datetime, status: str = "done") -> None: ...
+
+    def of_campaign(self, merchant_id: str, campaign_id: str) -> list[DueItem]: ...
+
+    def delete(self, items: Iterable[DueItem]) -> None: ...
+
+    def watermark(self) -> datetime | None: ...
+
+    def advance_watermark(self, minute: datetime) -> None: ...
+
+
+class RunRepo(Protocol):
+    def get_run(self, merchant_id: str, run_id: str) -> Run | None: ...
+
+    def list_runs(self, merchant_id: str, campaign_id: str, limit: int, start_key: dict[str, Any] | None
+                  ) -> tuple[list[Run], dict[str, Any] | None]: ...
+
+    def set_run_status(self, run: Run, status: RunStatus, now: datetime, expected: Iterable[RunStatus]) -> bool: ...
+
+    def put_run_op(self, run: Run) -> Op: ...
+
+    def plan_op(self, run: Run, planned_before: int, added: int, chunks: int, segment_done: bool) -> Op: ...
+
+    def get_run_and_segment(self, merchant_id: str, run_id: str, segment: int
+                            ) -> tuple[Run | None, dict[str, Any] | None]: ...
+
+    def segment_op(self, merchant_id: str, run_id: str, segment: int, prev_count: int | None, cursor: str | None,
+                   count: int, done: bool, sent: list[str]) -> Op: ...
+
+    def put_chunk_op(self, chunk: Chunk, now: datetime) -> Op: ...
+
+    def lease(self, merchant_id: str, run_id: str, chunk_id: str, owner: str, now: datetime, receives: int,
+              lease_seconds: int) -> Chunk: ...
+
+    def get_chunk(self, merchant_id: str, run_id: str, chunk_id: str) -> Chunk | None: ...
+
+    def chunk_commit_op(self, chunk: Chunk, owner: str, state: ChunkState, now: datetime, release: bool) -> Op: ...
+
+    def record_failure(self, merchant_id: str, run_id: str, chunk_id: str, owner: str, error: str,
+                       now: datetime) -> None: ...
+
+    def chunks_of(self, merchant_id: str, run_id: str) -> list[Chunk]: ...
+
+    def upsert_run_op(self, run: Run, added: int, chunks: int) -> Op: ...
+
+    def marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> Op: ...
+
+
+class QueuePort(Protocol):
+    def send(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
+        """SendMessageBatch, 10 a request; raises if any message was not accepted."""
+
+
+class CustomerSource(Protocol):
+    def pages_after(self, merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]: ...
+
+    def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]: ...
+
+
+class CouponPort(Protocol):
+    def items_per_recipient(self, merchant_id: str, campaign: CampaignView) -> int:
+        """Transaction items one recipient's coupons take (instances plus per-customer counters)."""
+
+    def fixed_items(self, campaign: CampaignView) -> int:
+        """Transaction items per chunk independent of its size (stock counters)."""
+
+    def issue_ops(self, merchant_id: str, campaign: CampaignView, run_id: str, customer_ids: Sequence[str],
+                  direct: bool, now: datetime) -> tuple[list[Op], dict[str, tuple[str, ...]]]:
+        """The writes issuing each customer's coupons (tags `coupon:<customer>` / `stock:<coupon>`) and the
+        instance ids per customer; raises model.IssueFailed for a campaign-wide refusal (template gone)."""
+
+    def remaining_stock(self, merchant_id: str, campaign: CampaignView) -> int:
+        """How many more recipients the scarcest coupon can serve."""
+
+
+class Delivery(Protocol):
+    customer_id: str
+
+
+class ChannelPort(Protocol):
+    """What dispatch needs from a channel adapter: a batch send with per-recipient outcomes."""
+
+    idempotent: bool  # a resend with the same delivery key cannot reach the customer twice
+
+    def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
+             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | None]:
+        """customer → None (succeeded) or a failure reason."""

@@ -1,0 +1,130 @@
+"""The tick: claim due work minute by minute (catching up), start runs, enqueue plan and chunk work."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.core.clock import parse_iso, to_iso
+from chalicelib.core.errors import Conflict
+from chalicelib.core.ports import Repo
+from chalicelib.dispatch.model import (
+    SEGMENTS,
+    ChunkState,
+    DueItem,
+    DueKind,
+    RunStatus,
+    TxCancelled,
+    minute_of,
+    minutes_between,
+)
+from chalicelib.dispatch.occurrences import OccurrenceStarter
+from chalicelib.dispatch.ports import Committer, DueRepo, QueuePort, RunRepo
+from chalicelib.dispatch.touches import TouchBatcher
+
+log = logging.getLogger(__name__)
+REREAD_MINUTES = 5  # the due index is a GSI (eventually consistent): recent buckets are read again
+MAX_CATCHUP = timedelta(days=3)
+CLAIMS_PER_TX = 100
+
+
+class TickService:
+    def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
+                 timezone_of: Callable[[str], str]) -> None:
+        self._due = due
+        self._runs = runs
+        self._commit = commit
+        self._queues = queues
+        self._campaigns = campaigns
+        self._occurrences = OccurrenceStarter(due, runs, commit, queues, campaigns, timezone_of)
+        self._touches = TouchBatcher(due, runs, commit, queues, campaigns, timezone_of)
+
+    def tick(self, now: datetime) -> dict[str, Any]:
+        """Process every bucket from the watermark (or the last 5 minutes) up to now's minute."""
+        minute = minute_of(now)
+        mark = self._due.watermark()
+        start = minute - timedelta(minutes=REREAD_MINUTES - 1)
+        if mark is not None:
+            start = min(start, mark + timedelta(minutes=1))
+        start = max(start, minute - MAX_CATCHUP)
+        counts: dict[str, int] = defaultdict(int)
+        for bucket in minutes_between(start, minute):
+            items = self._due.in_bucket(bucket)
+            if items:
+                for kind, n in self.process(items, now).items():
+                    counts[kind] += n
+        self._due.advance_watermark(minute)
+        return {"time": to_iso(now), "buckets": len(minutes_between(start, minute)), **counts}
+
+    def process(self, items: list[DueItem], now: datetime) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        by_kind: dict[DueKind, list[DueItem]] = defaultdict(list)
+        for item in items:
+            if item.due_at <= now or item.status == "claimed":
+                by_kind[item.kind].append(item)
+        for item in by_kind[DueKind.OCCURRENCE]:
+            counts["occurrences"] += self._occurrences.start(item, now)
+        counts["chunks"] += self._enqueue_chunks(by_kind[DueKind.SLICE] + by_kind[DueKind.DEFERRED], now)
+        counts["touches"] += self._touches.batch(by_kind[DueKind.TOUCH], now)
+        for item in by_kind[DueKind.CHECK]:
+            counts["checks"] += self._check(item, now)
+        return counts
+
+    def _enqueue_chunks(self, items: list[DueItem], now: datetime) -> int:
+        """Claim, enqueue, complete: a crash in between leaves a claim whose lease expires and is redone."""
+        done = 0
+        for start in range(0, len(items), CLAIMS_PER_TX):
+            group = items[start:start + CLAIMS_PER_TX]
+            while group:
+                try:
+                    self._commit([self._due.claim_op(i, now) for i in group])
+                    break
+                except TxCancelled as exc:
+                    lost = set(exc.tagged("claim:"))
+                    group = [i for i in group if i.sk not in lost]
+            if not group:
+                continue
+            self._queues.send("dispatch", [{"v": 1, "merchant_id": i.merchant_id, "run_id": i.payload["run_id"],
+                                            "chunk_id": i.payload["chunk_id"]} for i in group])
+            self._due.mark_done(group, now)
+            done += len(group)
+        return done
+
+    def _check(self, item: DueItem, now: datetime) -> int:
+        """Is the run complete? Then close it (and end the campaign after its last run); else look again later."""
+        try:
+            self._commit([self._due.claim_op(item, now)])
+        except TxCancelled:
+            return 0
+        run = self._runs.get_run(item.merchant_id, item.payload["run_id"])
+        if run is None or run.status in (RunStatus.COMPLETE, RunStatus.CANCELLED):
+            self._due.mark_done([item], now)
+            return 1
+        chunks = self._runs.chunks_of(run.merchant_id, run.run_id)
+        settled = all(c.state in (ChunkState.DONE, ChunkState.CANCELLED) for c in chunks)
+        if run.status is RunStatus.SENDING and settled and len(chunks) >= run.chunks_total:
+            self._runs.set_run_status(run, RunStatus.COMPLETE, now, (RunStatus.SENDING,))
+            if run.last:
+                self._finish_campaign(run.merchant_id, run.campaign_id, now)
+            self._due.mark_done([item], now)
+            return 1
+        age = now - parse_iso(run.started_at) if run.started_at else timedelta(0)
+        later = now + timedelta(minutes=1 if age < timedelta(minutes=15) else 5)
+        self._due.put(DueItem(item.merchant_id, item.sk, item.kind, later, item.payload, campaign_id=item.campaign_id),
+                      now, only_new=False)
+        return 1
+
+    def _finish_campaign(self, merchant_id: str, campaign_id: str, now: datetime) -> None:
+        try:
+            self._campaigns.set_status(merchant_id, campaign_id, "ended", now,
+                                       expected_status=("scheduled", "running", "paused"),
+                                       data_updates={"ended_at": to_iso(now)})
+        except Conflict:
+            log.info("campaign %s not ended: its state moved on", campaign_id)
+
+    @staticmethod
+    def plan_messages(merchant_id: str, run_id: str) -> list[dict[str, Any]]:
+        return [{"v": 1, "merchant_id": merchant_id, "run_id": run_id, "segment": s} for s in range(SEGMENTS)]

@@ -1,0 +1,112 @@
+"""Triggered touches: due items keyed by (campaign, customer, event), batched by the tick into the day's run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+
+from chalicelib.campaigns.schedule import local_date, zone
+from chalicelib.core.clock import to_iso
+from chalicelib.core.ports import Repo
+from chalicelib.dispatch.model import (
+    Chunk,
+    DueItem,
+    DueKind,
+    Recipient,
+    Run,
+    RunStatus,
+    TxCancelled,
+    touch_chunk_id,
+    touch_run_id,
+)
+from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
+from chalicelib.dispatch.snapshot import PAUSED, SENDABLE
+
+TOUCHES_PER_CHUNK = 90  # claims + run + chunk stay within one TransactWriteItems
+
+
+def touch_due(merchant_id: str, campaign_id: str, customer_id: str, event_id: str, due_at: datetime) -> DueItem:
+    """The deterministic key is the dedup: each event touches a customer at most once per campaign."""
+    return DueItem(merchant_id, f"touch#{campaign_id}#{customer_id}#{event_id}", DueKind.TOUCH, due_at,
+                   {"campaign_id": campaign_id, "customer_id": customer_id, "event_id": event_id},
+                   campaign_id=campaign_id)
+
+
+class TouchBatcher:
+    def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
+                 timezone_of: Callable[[str], str]) -> None:
+        self._due = due
+        self._runs = runs
+        self._commit = commit
+        self._queues = queues
+        self._campaigns = campaigns
+        self._tz = timezone_of
+
+    def batch(self, items: list[DueItem], now: datetime) -> int:
+        groups: dict[tuple[str, str], list[DueItem]] = defaultdict(list)
+        for item in items:
+            groups[(item.merchant_id, item.payload["campaign_id"])].append(item)
+        done = 0
+        for (merchant_id, campaign_id), group in groups.items():
+            done += self._group(merchant_id, campaign_id, group, now)
+        return done
+
+    def _group(self, merchant_id: str, campaign_id: str, group: list[DueItem], now: datetime) -> int:
+        redo = [i for i in group if i.payload.get("chunk_id")]  # claimed before a crash: the chunk exists
+        if redo:
+            self._claim_send_done(redo, now)
+        fresh = [i for i in group if not i.payload.get("chunk_id")]
+        record = self._campaigns.get(merchant_id, campaign_id)
+        if record is None or (record.status not in SENDABLE and record.status != PAUSED):
+            self._claim_send_done(fresh, now, status="dropped")
+            return len(redo)
+        tz = self._tz(merchant_id)
+        by_day: dict[str, list[DueItem]] = defaultdict(list)
+        for item in fresh:
+            by_day[local_date(item.due_at, zone(tz)).isoformat()].append(item)
+        sent = len(redo)
+        for day, items in by_day.items():
+            run = Run(merchant_id, touch_run_id(merchant_id, campaign_id, day), campaign_id,
+                      min(i.due_at for i in items), record.data, RunStatus.SENDING, segments_total=0,
+                      kind="touches", started_at=to_iso(now), extra={"local_day": day})
+            for start in range(0, len(items), TOUCHES_PER_CHUNK):
+                sent += self._chunk(run, items[start:start + TOUCHES_PER_CHUNK], now)
+        return sent
+
+    def _chunk(self, run: Run, items: list[DueItem], now: datetime) -> int:
+        while items:
+            customers = list(dict.fromkeys(i.payload["customer_id"] for i in items))
+            chunk = Chunk(run.merchant_id, run.run_id, touch_chunk_id([i.sk for i in items]),
+                          [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id)
+            ops: list[Op] = [self._due.claim_op(i, now, {**i.payload, "chunk_id": chunk.chunk_id,
+                                                         "run_id": run.run_id}) for i in items]
+            ops += [self._runs.upsert_run_op(run, len(customers), 1), self._runs.put_chunk_op(chunk, now)]
+            try:
+                self._commit(ops)
+            except TxCancelled as exc:
+                lost = set(exc.tagged("claim:"))
+                items = [i for i in items if i.sk not in lost]
+                continue
+            self._queues.send("dispatch", [{"v": 1, "merchant_id": run.merchant_id, "run_id": run.run_id,
+                                            "chunk_id": chunk.chunk_id}])
+            self._due.mark_done(items, now)
+            return len(items)
+        return 0
+
+    def _claim_send_done(self, items: list[DueItem], now: datetime, status: str = "done") -> None:
+        while items:
+            try:
+                self._commit([self._due.claim_op(i, now) for i in items])
+                break
+            except TxCancelled as exc:
+                lost = set(exc.tagged("claim:"))
+                items = [i for i in items if i.sk not in lost]
+        if not items:
+            return
+        if status == "done":
+            seen = {(i.merchant_id, i.payload["run_id"], i.payload["chunk_id"]) for i in items}
+            self._queues.send("dispatch", [{"v": 1, "merchant_id": m, "run_id": r, "chunk_id": c}
+                                           for m, r, c in sorted(seen)])
+        self._due.mark_done(items, now, status=status)
+

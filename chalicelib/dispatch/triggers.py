@@ -1,0 +1,88 @@
+"""Behaviour triggers: the activity hook turning orders and events into touches of running triggered campaigns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from chalicelib.activity.consumer import Change
+from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEvent, triggered_due_at
+from chalicelib.core.clock import Clock, parse_iso
+from chalicelib.core.ports import Repo
+from chalicelib.customers.model import PURCHASE_STATUSES
+from chalicelib.dispatch.ports import DueRepo
+from chalicelib.dispatch.snapshot import CampaignView, view
+from chalicelib.dispatch.touches import touch_due
+
+log = logging.getLogger(__name__)
+# Behaviour event types that trigger as themselves (purchases come from orders, birthdays from the tick).
+EVENT_TRIGGERS = frozenset({TriggerEvent.SERVICE_COMPLETED, TriggerEvent.CARD_USED, TriggerEvent.ORDER_CANCELLED,
+                            TriggerEvent.ORDER_TIMED_OUT, TriggerEvent.FAN_LEVEL_UP, TriggerEvent.REGISTRATION})
+
+
+def occurrences(change: Change) -> Iterator[tuple[TriggerEvent, str, str, datetime, frozenset[str]]]:
+    """(trigger, customer, event key, instant, item ids) a stream change stands for."""
+    new = change.new
+    if new is None:
+        return
+    if change.kind == "ORDER":
+        was_purchase = bool(change.old and change.old.get("status") in PURCHASE_STATUSES)
+        if new.get("status") in PURCHASE_STATUSES and not was_purchase:
+            items = frozenset(str(line.get("item_id")) for line in new.get("items") or ())
+            key = f"order:{new['order_id']}"
+            yield TriggerEvent.PURCHASE, new["customer_id"], key, parse_iso(new["paid_at"]), items
+            yield TriggerEvent.PURCHASE_ITEMS, new["customer_id"], key, parse_iso(new["paid_at"]), items
+        return
+    try:
+        trigger = TriggerEvent(str(new.get("type")))
+    except ValueError:
+        return
+    if trigger in EVENT_TRIGGERS:
+        yield trigger, new["customer_id"], f"event:{new['event_id']}", parse_iso(new["at"]), frozenset()
+
+
+def matches(schedule: TriggeredSchedule, trigger: TriggerEvent, items: frozenset[str]) -> bool:
+    if schedule.event is not trigger:
+        return False
+    return trigger is not TriggerEvent.PURCHASE_ITEMS or bool(items & set(schedule.item_ids))
+
+
+class TriggerHook:
+    """ActivityHook: a touch per (campaign, customer, event), written only if new (at most once, ever)."""
+
+    def __init__(self, due: DueRepo, campaigns: Repo, timezone_of: Callable[[str], str], clock: Clock) -> None:
+        self._due = due
+        self._campaigns = campaigns
+        self._tz = timezone_of
+        self._clock = clock
+
+    def _running_triggered(self, merchant_id: str) -> list[CampaignView]:
+        found: list[CampaignView] = []
+        start = None
+        while True:
+            records, start = self._campaigns.list(merchant_id, limit=200, start_key=start, status="running")
+            for record in records:
+                try:
+                    campaign = view(record.id, record.status, record.data)
+                except ValueError:
+                    continue
+                if campaign.triggered:
+                    found.append(campaign)
+            if start is None:
+                return found
+
+    def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
+        candidates = [o for c in changes for o in occurrences(c)]
+        if not candidates:
+            return
+        campaigns = self._running_triggered(merchant_id)
+        if not campaigns:
+            return
+        tz, now = self._tz(merchant_id), self._clock()
+        for trigger, customer_id, key, at, items in candidates:
+            for campaign in campaigns:
+                schedule = campaign.schedule
+                if isinstance(schedule, TriggeredSchedule) and matches(schedule, trigger, items):
+                    due_at = triggered_due_at(schedule, tz, at)
+                    self._due.put(touch_due(merchant_id, campaign.campaign_id, customer_id, key, due_at), now)

@@ -1,0 +1,56 @@
+"""TransactWriteItems with tagged operations, so a cancelled transaction says which condition failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+
+from chalicelib.core.dynamo import is_condition_failure, transact_write
+from chalicelib.dispatch.model import TxCancelled
+
+# PynamoDB sends condition checks, then deletes, then puts, then updates: cancellation reasons follow it.
+_RANK = {"check": 0, "delete": 1, "save": 2, "update": 3}
+
+
+@dataclass
+class TxOp:
+    """One transaction item; `tag` names it in a cancellation (e.g. `claim:<sk>`, `coupon:<customer>`)."""
+
+    kind: str  # check | delete | save | update
+    model: Any
+    tag: str
+    condition: Condition | None = None
+    actions: list[Any] = field(default_factory=list)
+
+
+def commit(ops: Sequence[TxOp]) -> None:
+    """Write `ops` (≤ 100) all or nothing; raise TxCancelled naming the failed conditions."""
+    if not ops:
+        return
+    ordered = sorted(ops, key=lambda op: _RANK[op.kind])
+    try:
+        with transact_write() as tx:
+            for op in ordered:
+                if op.kind == "save":
+                    tx.save(op.model, condition=op.condition)
+                elif op.kind == "update":
+                    tx.update(op.model, actions=op.actions, condition=op.condition, add_version_condition=False)
+                elif op.kind == "delete":
+                    tx.delete(op.model, condition=op.condition, add_version_condition=False)
+                else:
+                    cls: type[Model] = type(op.model)
+                    tx.condition_check(cls, op.model.pk, op.model.sk, condition=op.condition)
+    except TransactWriteError as exc:
+        if not is_condition_failure(exc):
+            raise
+        reasons = list(exc.cancellation_reasons or [])
+        failed = [ordered[i].tag for i, r in enumerate(reasons)
+                  if r is not None and r.code == "ConditionalCheckFailed" and i < len(ordered)]
+        if not failed and any(r is not None and r.code == "TransactionConflict" for r in reasons):
+            raise  # a concurrent transaction on the same item: let the caller's retry take it
+        raise TxCancelled(failed) from exc

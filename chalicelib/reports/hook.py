@@ -1,0 +1,117 @@
+"""The attribution ActivityHook: per stream batch, attribute or reverse orders and count reach churn, exactly once."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.activity.consumer import Change
+from chalicelib.core.clock import Clock, to_iso
+from chalicelib.reports.attribution import (
+    CHURN_EVENTS,
+    Decision,
+    Stored,
+    attribute,
+    churn_fact,
+    coupon_ids_to_look_up,
+    decide,
+    order_facts,
+)
+from chalicelib.reports.model import OrderFacts, Reach
+from chalicelib.reports.ports import CouponSource, StatsPort, TouchPort
+
+log = logging.getLogger(__name__)
+COUNTER_SHARDS = 4  # counter items per campaign-day, so concurrent stream shards rarely contend for one item
+REDECIDE_ROUNDS = 3
+ZONE_TTL = timedelta(minutes=5)
+
+
+class ZoneCache:
+    """Merchant time zones for a few minutes: a stream batch should not re-read settings every time."""
+
+    def __init__(self, lookup: Callable[[str], str], clock: Clock) -> None:
+        self._lookup = lookup
+        self._clock = clock
+        self._cache: dict[str, tuple[str, datetime]] = {}
+
+    def __call__(self, merchant_id: str) -> str:
+        now = self._clock()
+        hit = self._cache.get(merchant_id)
+        if hit is not None and now - hit[1] < ZONE_TTL:
+            return hit[0]
+        zone = self._lookup(merchant_id)
+        self._cache[merchant_id] = (zone, now)
+        return zone
+
+
+class AttributionHook:
+    """One BatchGetItem of touches per batch (plus coupon / prior-state reads only when needed), then
+    conditional per-order writes with their counter deltas in the same transactions."""
+
+    def __init__(self, touches: TouchPort, stats: StatsPort, coupons: CouponSource,
+                 timezone_of: Callable[[str], str], clock: Clock) -> None:
+        self._touches = touches
+        self._stats = stats
+        self._coupons = coupons
+        self._tz = ZoneCache(timezone_of, clock)
+        self._clock = clock
+
+    def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
+        first_old: dict[str, dict[str, Any] | None] = {}
+        last_new: dict[str, dict[str, Any]] = {}
+        sequences: dict[str, str] = {}
+        events: list[dict[str, Any]] = []
+        for change in changes:
+            if change.new is None:
+                continue
+            if change.kind == "ORDER":
+                order_id = str(change.new["order_id"])
+                first_old.setdefault(order_id, change.old)
+                last_new[order_id] = change.new
+                sequences[order_id] = change.sequence
+            elif change.new.get("type") in CHURN_EVENTS:
+                events.append(change.new)
+        if not last_new and not events:
+            return
+        orders = {oid: order_facts(doc) for oid, doc in last_new.items()}
+        customers = {o.customer_id for o in orders.values()} | {str(e["customer_id"]) for e in events}
+        touches = self._touches.get_many(merchant_id, customers)
+        tz = self._tz(merchant_id)
+        # A first insert has nothing stored (assumed; the conditional write checks it); updates read their item.
+        stored = self._stats.get_attributions(merchant_id, [o for o, old in first_old.items() if old is not None])
+        decisions = self._decide(merchant_id, orders, sequences, touches, stored, tz)
+        churns = [f for f in (churn_fact(e, touches.get(str(e["customer_id"]), []), tz) for e in events) if f]
+        if not decisions and not churns:
+            return
+        shard = zlib.crc32(changes[0].sequence.encode()) % COUNTER_SHARDS
+        stamp = to_iso(self._clock())
+        rejected = self._stats.apply(merchant_id, decisions, churns, shard, stamp)
+        for _ in range(REDECIDE_ROUNDS):
+            if not rejected.orders:
+                return
+            # Stored state differed from what we assumed (a replayed insert, or a concurrent writer): re-read.
+            again = {oid: orders[oid] for oid in rejected.orders}
+            stored = self._stats.get_attributions(merchant_id, again)
+            decisions = self._decide(merchant_id, again, sequences, touches, stored, tz)
+            rejected = self._stats.apply(merchant_id, decisions, [], shard, stamp)
+        if rejected.orders:
+            raise RuntimeError(f"attribution of orders {sorted(rejected.orders)} kept changing underneath")
+
+    def _decide(self, merchant_id: str, orders: dict[str, OrderFacts], sequences: dict[str, str],
+                touches: dict[str, list[Reach]], stored: dict[str, Stored], tz: str) -> list[Decision]:
+        wanted: set[str] = set()
+        for order in orders.values():
+            wanted |= coupon_ids_to_look_up(order, touches.get(order.customer_id, []))
+        coupons = self._coupons.instances(merchant_id, wanted) if wanted else {}
+        decisions = []
+        for order_id, order in sorted(orders.items()):
+            reaches = touches.get(order.customer_id, [])
+            decision = decide(order, stored.get(order_id), attribute(order, reaches, coupons, tz),
+                              sequences.get(order_id, ""))
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+

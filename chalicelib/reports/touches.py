@@ -1,0 +1,141 @@
+"""The per-customer "recent touches" item in the stats table: one write per chunk, one read per stream batch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+
+from chalicelib.core.clock import parse_iso, to_iso
+from chalicelib.core.dynamo import table_meta, transact_write
+from chalicelib.reports.model import MAX_WINDOW_DAYS, Reach
+
+TOUCHES = "TOUCHES"
+SLOTS = 8  # a ring of set attributes s0..s7, one per epoch
+EPOCH_DAYS = 16  # 8 epochs = 128 days: the 90-day window plus room for orders ingested late
+TTL_DAYS = 180  # the item goes when its customer has not been reached for half a year
+TX_MAX_ITEMS = 100
+CONFLICT_RETRIES = 4
+
+
+class TouchItem(Model):
+    """pk `{merchant}#{customer}`, sk `TOUCHES`; each slot is a string set of encoded reaches of one epoch."""
+
+    Meta = table_meta("stats")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    s0 = UnicodeSetAttribute(null=True)
+    s1 = UnicodeSetAttribute(null=True)
+    s2 = UnicodeSetAttribute(null=True)
+    s3 = UnicodeSetAttribute(null=True)
+    s4 = UnicodeSetAttribute(null=True)
+    s5 = UnicodeSetAttribute(null=True)
+    s6 = UnicodeSetAttribute(null=True)
+    s7 = UnicodeSetAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+
+
+def touches_pk(merchant_id: str, customer_id: str) -> str:
+    return f"{merchant_id}#{customer_id}"
+
+
+def epoch_of(at: datetime) -> int:
+    return int(at.timestamp() // (EPOCH_DAYS * 86400))
+
+
+def encode(reach: Reach) -> str:
+    """`campaign|run|at|held_out|window|coupon,coupon` (ids never hold `|` or `,`)."""
+    return "|".join((reach.campaign_id, reach.run_id, to_iso(reach.at), "1" if reach.held_out else "0",
+                     str(reach.window_days), ",".join(reach.coupon_instance_ids)))
+
+
+def decode(customer_id: str, text: str) -> Reach | None:
+    parts = text.split("|")
+    if len(parts) != 6:
+        return None
+    try:
+        return Reach(customer_id, parts[0], parts[1], parse_iso(parts[2]), parts[3] == "1",
+                     tuple(c for c in parts[5].split(",") if c), int(parts[4]))
+    except ValueError:
+        return None
+
+
+def _check(reach: Reach) -> None:
+    if not 1 <= reach.window_days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"window_days must be 1..{MAX_WINDOW_DAYS}, got {reach.window_days}")
+    if reach.at.tzinfo is None:
+        raise ValueError("Reach.at must be an aware datetime")
+
+
+def _update_actions(reaches: Sequence[Reach]) -> list[Any]:
+    """ADD each reach to its epoch's slot (a set: a redelivered chunk adds nothing), REMOVE the expired slot."""
+    by_slot: dict[int, set[str]] = {}
+    epochs = set()
+    for reach in reaches:
+        epoch = epoch_of(reach.at)
+        epochs.add(epoch)
+        by_slot.setdefault(epoch % SLOTS, set()).add(encode(reach))
+    stale = {(e + 1) % SLOTS for e in epochs} - set(by_slot)
+    actions: list[Any] = [getattr(TouchItem, f"s{slot}").add(values) for slot, values in sorted(by_slot.items())]
+    actions += [getattr(TouchItem, f"s{slot}").remove() for slot in sorted(stale)]
+    latest = max(r.at for r in reaches)
+    actions.append(TouchItem.expires_at.set(int(latest.timestamp()) + TTL_DAYS * 86400))
+    return actions
+
+
+class TouchStore:
+    """Records reaches per customer and reads them back for a whole stream batch."""
+
+    def record_reaches(self, merchant_id: str, reaches: Iterable[Reach]) -> None:
+        """Append reaches to their customers' touches: one TransactWriteItems per 100 customers.
+
+        Idempotent: a redelivered chunk ADDs the same set members again. Record only final outcomes: a
+        succeeded reach (`held_out=False`) or a holdout decision (`held_out=True`).
+        """
+        by_customer: dict[str, list[Reach]] = {}
+        for reach in reaches:
+            _check(reach)
+            by_customer.setdefault(reach.customer_id, []).append(reach)
+        customers = sorted(by_customer)
+        for start in range(0, len(customers), TX_MAX_ITEMS):
+            group = customers[start:start + TX_MAX_ITEMS]
+            self._write(merchant_id, [(c, _update_actions(by_customer[c])) for c in group])
+
+    @staticmethod
+    def _write(merchant_id: str, updates: list[tuple[str, list[Any]]]) -> None:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                with transact_write() as tx:
+                    for customer_id, actions in updates:
+                        tx.update(TouchItem(touches_pk(merchant_id, customer_id), TOUCHES), actions=actions)
+                return
+            except TransactWriteError as exc:
+                reasons = list(exc.cancellation_reasons or [])
+                conflict = any(r is not None and r.code == "TransactionConflict" for r in reasons)
+                if not conflict or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2 ** attempt)  # another chunk is touching one of these customers right now
+
+    def get_many(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, list[Reach]]:
+        """Every customer's recorded reaches (BatchGetItem, 100 keys a request); customers without any are absent."""
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return {}
+        prefix = f"{merchant_id}#"
+        found: dict[str, list[Reach]] = {}
+        for item in TouchItem.batch_get([(touches_pk(merchant_id, c), TOUCHES) for c in ids], consistent_read=True):
+            customer_id = item.pk[len(prefix):]
+            reaches = []
+            for slot in range(SLOTS):
+                for text in getattr(item, f"s{slot}") or ():
+                    reach = decode(customer_id, text)
+                    if reach is not None:
+                        reaches.append(reach)
+            found[customer_id] = sorted(reaches, key=lambda r: (r.at, r.campaign_id, r.run_id))
+        return found

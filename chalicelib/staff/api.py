@@ -1,0 +1,52 @@
+"""Routes: GET /v1/staff/tasks and POST /v1/staff/tasks/{task_id}/complete (staff keys see only their own)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import wiring
+from chalicelib.core.auth import ALL_ROLES, Principal, Role
+from chalicelib.core.clock import to_iso
+from chalicelib.core.http import Request, route
+from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.customers.convert import mask_phone
+from chalicelib.staff.model import StaffTask
+from chalicelib.staff.schemas import CompleteTaskIn, StaffTaskOut, StaffTaskPage, StaffTaskQuery
+
+bp = Blueprint(__name__)
+TAG = "staff"
+
+
+def _viewer(principal: Principal) -> str | None:
+    """The staff id a staff key is bound to; None for roles that see every task."""
+    if principal.role is Role.STAFF:
+        return principal.staff_id or ""  # a staff key without a staff id sees nothing
+    return None
+
+
+def task_out(task: StaffTask) -> StaffTaskOut:
+    return StaffTaskOut(
+        task_id=task.task_id, staff_id=task.staff_id, customer_id=task.customer_id, nickname=task.nickname,
+        phone=mask_phone(task.phone), script=task.script, coupons=list(task.coupons), campaign_id=task.campaign_id,
+        run_id=task.run_id, status=task.status, created_at=to_iso(task.created_at),
+        completed_at=to_iso(task.completed_at) if task.completed_at else None, completed_by=task.completed_by,
+        outcome=task.outcome, note=task.note)
+
+
+@route(bp, "/v1/staff/tasks", "GET", summary="Follow-up tasks (a staff key sees only its own)", tag=TAG,
+       roles=ALL_ROLES, query=StaffTaskQuery, response=StaffTaskPage)
+def list_tasks(req: Request) -> StaffTaskPage:
+    q: StaffTaskQuery = req.query
+    merchant = req.principal.merchant_id
+    tasks, last = wiring.staff_service().list_tasks(merchant, _viewer(req.principal), q.staff_id, q.status,
+                                                    q.limit, decode_cursor(q.cursor, merchant))
+    return StaffTaskPage(items=[task_out(t) for t in tasks], next_cursor=encode_cursor(last))
+
+
+@route(bp, "/v1/staff/tasks/{task_id}/complete", "POST", summary="Record a follow-up task's outcome", tag=TAG,
+       roles=frozenset({Role.ADMIN, Role.OPERATOR, Role.STAFF}), body=CompleteTaskIn, response=StaffTaskOut)
+def complete_task(req: Request, task_id: str) -> StaffTaskOut:
+    body: CompleteTaskIn = req.body
+    done = wiring.staff_service().complete(req.principal.merchant_id, task_id, body.outcome, body.note,
+                                           _viewer(req.principal), req.principal.staff_id or req.principal.key_id)
+    return task_out(done)
