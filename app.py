@@ -15,6 +15,7 @@ from chalicelib.contents.api import bp as contents_bp
 from chalicelib.core.authorizer import auth_blueprint
 from chalicelib.core.config import get_config
 from chalicelib.core.fallback import add_method_fallbacks
+from chalicelib.core.resources import STREAM_BATCH_SIZE, STREAM_BATCHING_WINDOW_SECONDS
 from chalicelib.coupons.api import bp as coupons_bp
 from chalicelib.coupons.wallet_api import bp as wallet_bp
 from chalicelib.customers.api import bp as customers_bp
@@ -51,7 +52,8 @@ def dispatch_worker(event: SQSEvent) -> dict[str, Any]:
     return on_dispatch_message(event.to_dict(), event.context)
 
 
-@app.on_dynamodb_record(stream_arn=_cfg.activity_stream_arn, batch_size=100, starting_position="TRIM_HORIZON",
-                        name="activity_stream")
+@app.on_dynamodb_record(stream_arn=_cfg.activity_stream_arn, batch_size=STREAM_BATCH_SIZE,
+                        maximum_batching_window_in_seconds=STREAM_BATCHING_WINDOW_SECONDS,
+                        starting_position="TRIM_HORIZON", name="activity_stream")
 def activity_stream(event: DynamoDBEvent) -> dict[str, Any]:
     return on_activity_stream(event.to_dict(), event.context)

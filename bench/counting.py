@@ -7,6 +7,12 @@ from typing import Any
 
 import botocore.client
 
+# What Lambda's event source mappings do on AWS (poll the stream and the queues) and LocalRuntime does here: not
+# requests the application makes per order (DynamoDB Streams reads by Lambda are free; queue polls are per
+# poller and second, whatever the traffic).
+PUMP = frozenset({("dynamodb-streams", op) for op in ("GetRecords", "GetShardIterator", "DescribeStream")} | {
+    ("sqs", op) for op in ("ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility")})
+
 
 class RequestCounter:
     """Install before any client exists: every client created afterwards (boto3's, PynamoDB's) reports here."""
@@ -48,3 +54,17 @@ class RequestCounter:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def fresh_clients() -> None:
+    """Forget every boto3 / PynamoDB client, so the ones built next report to an installed counter."""
+    from pynamodb.models import Model
+
+    from chalicelib import wiring
+
+    wiring.reset()
+    pending = list(Model.__subclasses__())
+    while pending:
+        model = pending.pop()
+        model._connection = None
+        pending.extend(model.__subclasses__())

@@ -70,9 +70,17 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
                              expression_attribute_names=names, expression_attribute_values=values)
 
 
+_installs = 0  # nested install/uninstall pairs (the test session installs once; some tests install again)
+
+
 def install() -> None:
+    global _installs
+    _installs += 1
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
-    DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
+    global _installs
+    _installs = max(0, _installs - 1)
+    if _installs == 0:
+        DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]

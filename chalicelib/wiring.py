@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from time import monotonic
 from typing import Any
 
 import boto3
@@ -81,6 +82,20 @@ def timezone_of(merchant_id: str) -> str:
     return tenancy_service().settings(merchant_id)[0].timezone
 
 
+ZONE_TTL_SECONDS = 60.0
+_zones: dict[str, tuple[float, str]] = {}
+
+
+def cached_timezone_of(merchant_id: str) -> str:
+    """timezone_of, re-read at most once a minute per process: stream batches need it on every batch, and a
+    settings change still takes effect within the minute (monotonic: a simulated clock must not pin it)."""
+    hit = _zones.get(merchant_id)
+    if hit is None or monotonic() - hit[0] > ZONE_TTL_SECONDS:
+        hit = (monotonic(), timezone_of(merchant_id))
+        _zones[merchant_id] = hit
+    return hit[1]
+
+
 @cache
 def customer_store() -> CustomerStore:
     return CustomerStore(get_config().customer_shards)
@@ -104,14 +119,16 @@ def customer_reader() -> CustomerReader:
 def activity_hooks() -> list[ActivityHook]:
     """What runs after customer metrics are folded: behaviour triggers, redemption, attribution."""
     from chalicelib.dispatch import factory as dispatch
+    from chalicelib.guardrails import factory as guardrails
     from chalicelib.reports import factory as reports
 
-    return [dispatch.trigger_hook(), reports.attribution_hook()]
+    # Redemption before attribution: an order's coupon is redeemed before attribution looks at whose it is.
+    return [dispatch.trigger_hook(), redemption_hook(), reports.attribution_hook(), guardrails.risk_facts()]
 
 
 @cache
 def activity_consumer() -> ActivityConsumer:
-    return ActivityConsumer(customer_store(), timezone_of, clock(), activity_hooks())
+    return ActivityConsumer(customer_store(), cached_timezone_of, clock(), activity_hooks())
 
 
 def merchant_settings(merchant_id: str) -> MerchantSettings:
@@ -131,7 +148,10 @@ def coupon_templates() -> CouponTemplates:
 
 @cache
 def wallet_service() -> WalletService:
-    return WalletService(wallet_store(), repo("COUPON"), timezone_of, clock())
+    from chalicelib.guardrails import factory as guardrails
+
+    return WalletService(wallet_store(), repo("COUPON"), timezone_of, clock(),
+                         on_claimed=lambda inst: guardrails.risk_facts().on_claimed(inst))
 
 
 @cache
@@ -175,8 +195,10 @@ def channel_for(name: str) -> Channel:
 
 @cache
 def campaign_service() -> CampaignService:
+    from chalicelib.guardrails import factory as guardrails
+
     return CampaignService(repo("CAMPAIGN"), repo("COUPON"), repo("CONTENT"), repo("AUDIENCE"),
-                           merchant_settings, clock(), hooks=dispatch_lifecycle)
+                           merchant_settings, clock(), hooks=dispatch_lifecycle, admission=guardrails.admission)
 
 
 @cache
@@ -264,4 +286,5 @@ def reset() -> None:
                     inbox_store, staff_service, channel_for, campaign_service, audience_members, audience_engine,
                     audience_service):
         factory.cache_clear()
+    _zones.clear()
     reset_connection()

@@ -218,7 +218,7 @@ def gateway_responses() -> dict[str, Any]:
     by the next SAM deployment (aws/serverless-application-model#390, #623).
     """
     from chalicelib.core.http import error_body
-    from infra.local.gateway import gateway_error
+    from infra.local.gateway import authorizer_failure, gateway_error
 
     # What API Gateway answers for each type, fed through the local rewrite. INVALID_SIGNATURE: no
     # route uses IAM auth, so it means an unknown route requested with a Bearer header (404 locally).
@@ -232,6 +232,10 @@ def gateway_responses() -> dict[str, Any]:
         assert err is not None, kind
         responses[kind] = {"StatusCode": str(err.status),
                            "ResponseTemplates": {"application/json": json.dumps(error_body(err))}}
+    status, headers, body = authorizer_failure()  # the key lookup met a throttled or failing DynamoDB
+    responses["AUTHORIZER_FAILURE"] = {
+        "StatusCode": str(status), "ResponseTemplates": {"application/json": body.decode()},
+        "ResponseParameters": {"gatewayresponse.header.Retry-After": f"'{headers['Retry-After']}'"}}
     for kind, code, fixed in (("REQUEST_TOO_LARGE", "too_large", 413), ("DEFAULT_4XX", "bad_request", None),
                               ("DEFAULT_5XX", "internal_error", None)):
         # $context.error.messageString is API Gateway's message, already quoted as a JSON string.

@@ -23,6 +23,10 @@ import pytest
 @pytest.fixture(scope="session")
 def aws() -> Iterator[None]:
     """One in-process moto world; tables and queues created once, tests isolate by merchant."""
+    # One moto world serves the whole session, so tables grow; moto's TransactWriteItems deep-copies the table
+    # per item (O(table)), which made later tests crawl. bench.motofast keeps DynamoDB's semantics without it.
+    from bench import motofast
+    motofast.install()
     with moto.mock_aws():
         from chalicelib import wiring
         wiring.reset()

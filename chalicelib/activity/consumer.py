@@ -43,7 +43,7 @@ class ActivityHook(Protocol):
 
 
 class CustomerRows(Protocol):
-    def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]: ...
+    def get_activity_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]: ...
 
     def save_activities(self, merchant_id: str, changes: list[tuple[str, dict[str, Any], int]], stamp: str
                         ) -> None: ...
@@ -92,10 +92,12 @@ class ActivityConsumer:
         state = _BatchState()
         by_merchant: dict[str, set[str]] = {}
         for change in changes:
-            by_merchant.setdefault(change.merchant_id, set()).update(change.customer_ids)
+            if change.new is not None:  # TTL removals fold nothing: no read for them
+                by_merchant.setdefault(change.merchant_id, set()).update(change.customer_ids)
         zones = {m: self._tz(m) for m in by_merchant}
         for merchant_id, ids in by_merchant.items():
-            for cid, row in self._customers.get_rows(merchant_id, ids).items():
+            # Activity only: folding never reads the profile (half the BatchGetItem keys).
+            for cid, row in self._customers.get_activity_rows(merchant_id, ids).items():
                 state.rows[(merchant_id, cid)] = row
                 state.activity[(merchant_id, cid)] = (activity_from_doc(row.activity) if row.activity
                                                       else CustomerActivity())

@@ -106,6 +106,10 @@ class AudienceEngine:
         self.resume = resume
         self.shards = customers.shards
 
+    def shard_of(self, customer_id: str) -> int:
+        """The customer shard holding this customer (segments of evaluation are shards)."""
+        return self._members.shard_of(customer_id)
+
     # -- what to evaluate -------------------------------------------------------------------------------
     def selector_for(self, merchant_id: str, audience_id: str, field: str = "path.audience_id") -> Selector:
         """A built-in id or a stored audience of this merchant (404 otherwise, also for other tenants' ids)."""
@@ -229,6 +233,28 @@ class AudienceEngine:
         """The plan worker's entry: pages of members (with profile fields) of one shard of a campaign target."""
         selector = self.selector_for_target(merchant_id, target)
         return self.iter_members(merchant_id, selector, as_of, shard=shard, profiles=True)
+
+    def segment_pages(self, merchant_id: str, selector: Selector, shard: int, as_of: datetime,
+                      after: str | None = None) -> Iterator[tuple[list[Member], str]]:
+        """One shard's members (with profile fields) resumed after customer `after`, page by page.
+
+        Each page comes with the last customer id it examined (members or not), so a caller that stops
+        between pages resumes after it without examining those customers again (the plan worker's cursor).
+        Dynamic selectors walk the shard in key order, listed ones in id order; `after` is in that order.
+        """
+        as_of = second(as_of)
+        ctx = self.context_of(merchant_id)
+        if not selector.dynamic:
+            for ids in self.ids_of_shard(merchant_id, selector, shard, after):
+                for start in range(0, len(ids), LOOKUP_BATCH):
+                    part = ids[start:start + LOOKUP_BATCH]
+                    yield self.with_profiles(merchant_id, part, as_of, ctx), part[-1]
+            return
+        pred = self.predicate(merchant_id, selector, as_of, ctx)
+        for rows in self.resume(merchant_id, shard, after):
+            if rows:
+                page = [member_of(row, f) for row in rows if pred(f := facts_of(row, ctx.tz, as_of))]
+                yield page, rows[-1].customer_id
 
     def prepare_target(self, merchant_id: str, target: Mapping[str, Any], as_of: datetime) -> None:
         """prepare() for a campaign target: call once per run before planning its segments in parallel."""

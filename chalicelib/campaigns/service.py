@@ -24,7 +24,7 @@ from chalicelib.campaigns.schemas import (
     RuleTarget,
     StaffFriendsTarget,
 )
-from chalicelib.core.clock import Clock, to_iso
+from chalicelib.core.clock import Clock, parse_iso, to_iso
 from chalicelib.core.errors import Conflict, Invalid, NotFound, PreconditionFailed, TooLarge
 from chalicelib.core.idempotency import derive_id, fingerprint
 from chalicelib.core.ports import Repo
@@ -36,6 +36,8 @@ CONTENT_CHANNELS = frozenset({"inbox", "sms", "email", "staff_task"})
 MAX_DATA_BYTES = 350_000
 # A once-at time this close behind the clock still counts as "now" (clock skew, slow clients).
 PAST_GRACE = timedelta(minutes=1)
+# A retried activate / resume (after a 5xx or a timeout) this soon after the first one re-runs the hook.
+RETRY_WINDOW = timedelta(days=1)
 # override field -> True when a stricter value is smaller (a cap), False when larger (a cooldown).
 STRICTER_IS_SMALLER: dict[str, bool] = {
     "daily_messages_per_customer": True,
@@ -57,6 +59,13 @@ class LifecycleHooks(Protocol):
     def on_resumed(self, campaign: Record) -> Any: ...
 
     def on_cancelled(self, campaign: Record) -> Any: ...
+
+
+class QuotaCheck(Protocol):
+    """Merchant quotas (guardrails): raises QuotaExceeded when the first send would knowably exceed one."""
+
+    def check(self, merchant_id: str, campaign_id: str, data: dict[str, Any], first_run: datetime | None,
+              now: datetime) -> None: ...
 
 
 def validate_inline_rule(rule: dict[str, Any], path: str) -> None:
@@ -142,9 +151,11 @@ class CampaignService:
 
     def __init__(self, campaigns: Repo, coupons: Repo, contents: Repo, audiences: Repo,
                  settings_of: Callable[[str], MerchantSettings], clock: Clock,
-                 hooks: Callable[[], LifecycleHooks] | None = None) -> None:
+                 hooks: Callable[[], LifecycleHooks] | None = None,
+                 admission: Callable[[], QuotaCheck] | None = None) -> None:
         self._campaigns = campaigns
         self._hooks = hooks
+        self._admission = admission  # merchant quotas a send would knowably exceed: 429 before any status change
         self._coupons = coupons
         self._contents = contents
         self._audiences = audiences
@@ -266,21 +277,45 @@ class CampaignService:
 
     def activate(self, merchant_id: str, campaign_id: str) -> Record:
         """draft → scheduled; once-now and triggered campaigns go straight on to running."""
-        record = self.get(merchant_id, campaign_id)
-        new = transition(record.status or State.DRAFT, Action.ACTIVATE)
-        now = self._clock()
-        schedule, tz = self._check(merchant_id, body_of(record), "", now)
-        if _is_now(schedule) or isinstance(schedule, TriggeredSchedule):
-            new = transition(new, Action.START_RUN)
-        run = first_run(schedule, tz, now)
-        stamps = {"activated_at": to_iso(now), "next_run_at": to_iso(run) if run else None}
-        return self._move(record, new, stamps, "on_activated")
+
+        def move() -> Record:
+            record = self.get(merchant_id, campaign_id)
+            new = transition(record.status or State.DRAFT, Action.ACTIVATE)
+            now = self._clock()
+            schedule, tz = self._check(merchant_id, body_of(record), "", now)
+            if _is_now(schedule) or isinstance(schedule, TriggeredSchedule):
+                new = transition(new, Action.START_RUN)
+            run = first_run(schedule, tz, now)
+            if self._admission is not None:
+                self._admission().check(merchant_id, campaign_id, record.data, run, now)
+            stamps = {"activated_at": to_iso(now), "next_run_at": to_iso(run) if run else None}
+            return self._move(record, new, stamps, "on_activated")
+
+        return self._retry_safe(move, merchant_id, campaign_id, "activated_at", (State.SCHEDULED, State.RUNNING),
+                                "on_activated")
 
     def pause(self, merchant_id: str, campaign_id: str) -> Record:
         return self._stamped(merchant_id, campaign_id, Action.PAUSE, "paused_at", "on_paused")
 
     def resume(self, merchant_id: str, campaign_id: str) -> Record:
-        return self._stamped(merchant_id, campaign_id, Action.RESUME, "resumed_at", "on_resumed")
+        return self._retry_safe(
+            lambda: self._stamped(merchant_id, campaign_id, Action.RESUME, "resumed_at", "on_resumed"),
+            merchant_id, campaign_id, "resumed_at", (State.RUNNING,), "on_resumed")
+
+    def _retry_safe(self, move: Callable[[], Record], merchant_id: str, campaign_id: str, stamp: str,
+                    reached: tuple[State, ...], hook: str) -> Record:
+        """The status moves first and the hook writes the dispatch work after it: when the hook failed (or its
+        answer was lost), the merchant's retry finds the status already moved (409). Before answering so, run the
+        hook again — it is idempotent — so the campaign never stays running with nothing scheduled."""
+        try:
+            return move()
+        except Conflict:
+            record = self.get(merchant_id, campaign_id)
+            at = record.data.get(stamp)
+            if (self._hooks is not None and record.status in reached and isinstance(at, str)
+                    and self._clock() - parse_iso(at) <= RETRY_WINDOW):
+                getattr(self._hooks(), hook)(record)
+            raise
 
     def cancel(self, merchant_id: str, campaign_id: str) -> Record:
         return self._stamped(merchant_id, campaign_id, Action.CANCEL, "cancelled_at", "on_cancelled")
@@ -302,6 +337,8 @@ class CampaignService:
                            field="schedule.kind")
         if isinstance(schedule, OnceSchedule) and record.status == State.RUNNING:
             raise Conflict("campaign is running; a once campaign sends only once", field="status")
+        if self._admission is not None:
+            self._admission().check(merchant_id, campaign_id, record.data, None, self._clock())
         now = to_iso(self._clock())
         stamps: dict[str, Any] = {"send_now_requested_at": now}
         if isinstance(schedule, OnceSchedule):

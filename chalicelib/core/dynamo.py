@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import uuid
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -40,8 +41,12 @@ def _connection() -> Connection:
 
 
 def transact_write() -> TransactWrite:
-    """A TransactWriteItems context (≤100 items, all or nothing) on the process's connection."""
-    return TransactWrite(connection=_connection())
+    """A TransactWriteItems context (≤100 items, all or nothing) on the process's connection.
+
+    The client request token makes botocore's retries of it idempotent: when a commit was applied but its answer
+    was lost (a read timeout), the retry succeeds instead of failing every condition the first attempt changed.
+    """
+    return TransactWrite(connection=_connection(), client_request_token=uuid.uuid4().hex)
 
 
 def reset_connection() -> None:

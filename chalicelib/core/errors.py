@@ -101,3 +101,10 @@ class QuotaExceeded(AppError):
 
     code = "quota_exceeded"
     status = 429
+
+
+class Unavailable(AppError):
+    """A storage or queue service is throttling or failing right now; the same request may be retried (503)."""
+
+    code = "unavailable"
+    status = 503

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +23,11 @@ from chalicelib.core.errors import (
     NotFound,
     TooLarge,
     Unauthorized,
+    Unavailable,
 )
+from chalicelib.core.transient import RETRY_AFTER_SECONDS, is_transient
 
+log = logging.getLogger(__name__)
 JSON = "application/json"
 ACCEPTED_CONTENT_TYPES = [JSON, "text/plain", "text/csv", "application/x-www-form-urlencoded",
                           "multipart/form-data", "application/xml", "application/octet-stream"]
@@ -232,6 +236,15 @@ def route(
                 return _to_response(fn(req, **path_params), status)
             except AppError as err:
                 return error_response(err)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                # DynamoDB or SQS throttled, failed or timed out after botocore's own retries: not a bug (500)
+                # but a moment's unavailability; every write here is idempotent, so the client may resend.
+                log.warning("%s %s: transient AWS failure: %s", method, path, exc)
+                unavailable = error_response(Unavailable("a storage or queue service is busy; retry shortly"))
+                unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return unavailable
 
         view.__name__ = fn.__name__
         view.__doc__ = fn.__doc__

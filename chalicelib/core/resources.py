@@ -59,6 +59,14 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("stats", "attribution, touches and report counters", (GSI1,)),
 )
 
+# The activity stream's event source mapping. 1,000 records = one DynamoDB Streams GetRecords page, so each
+# invocation folds, attributes and writes a whole page at once (per-batch reads and counter updates are paid
+# once per 1,000 changes, not per 100); Lambda would allow 10,000, but beyond a page the batching window must
+# fill it from several polls and a bisected retry re-runs more. The window lets quiet streams fill batches:
+# attribution and triggers need no faster than the minute tick that sends triggered touches.
+STREAM_BATCH_SIZE = 1000
+STREAM_BATCHING_WINDOW_SECONDS = 5
+
 QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("plan", "plan work: resolve a run's target into recipient chunks", visibility_timeout=900, batch_size=1),
     QueueSpec("dispatch", "recipient chunks to deliver", visibility_timeout=360, batch_size=5),

@@ -80,7 +80,9 @@ def order_lines(items: Iterable[OrderLine | Mapping[str, Any] | str]) -> list[Or
 class WalletService:
     """Coupon instances of every merchant; the clock and the merchant's zone are injected."""
 
-    def __init__(self, store: WalletPort, coupons: Repo, timezone_of: Callable[[str], str], clock: Clock) -> None:
+    def __init__(self, store: WalletPort, coupons: Repo, timezone_of: Callable[[str], str], clock: Clock,
+                 on_claimed: Callable[[CouponInstance], None] | None = None) -> None:
+        self._on_claimed = on_claimed  # guardrails keep claims as risk facts
         self._store = store
         self._coupons = coupons
         self._tz = timezone_of
@@ -174,6 +176,8 @@ class WalletService:
                 self._store.replace(inst, claimed)
             except WalletConflict:
                 continue  # raced with another claim or a redemption: re-read and explain
+            if self._on_claimed is not None:
+                self._on_claimed(claimed)
             return claimed
         raise Conflict("already_claimed: this coupon changed while claiming", field="path.instance_id")
 
@@ -186,18 +190,24 @@ class WalletService:
         rows = [(inst, policy.effective_status(inst, now)) for inst in found]
         return [(i, s) for i, s in rows if status is None or s is status], last
 
+    def instances(self, merchant_id: str, instance_ids: Iterable[str]) -> dict[str, CouponInstance]:
+        """Several instances by id in one read (BatchGetItem); unknown ids are absent."""
+        ids = set(instance_ids)
+        return self._store.get_instances(merchant_id, ids) if ids else {}
+
     def redeem(self, merchant_id: str, instance_id: str, order_id: str, order_amount_fen: int,
                items: Iterable[OrderLine | Mapping[str, Any] | str], paid_at: datetime, *,
-               customer_id: str | None = None) -> RedeemResult:
+               customer_id: str | None = None, known: CouponInstance | None = None) -> RedeemResult:
         """Mark an instance redeemed by an order, exactly once.
 
         `order_amount_fen` is the order's value before this coupon's discount (the threshold applies to it).
         The same order delivered again is a no-op (`replayed`); another order redeeming the same instance is
-        refused with reason `already_redeemed` and never counted.
+        refused with reason `already_redeemed` and never counted. `known` is the instance as just read (from
+        `instances`, for a whole stream batch): the conditional write still checks it, a race re-reads.
         """
         lines = order_lines(items)
-        for _ in range(2):
-            inst = self._store.get_instance(merchant_id, instance_id)
+        for attempt in range(2):
+            inst = known if attempt == 0 and known is not None else self._store.get_instance(merchant_id, instance_id)
             if inst is None:
                 return RedeemResult(instance_id, order_id, False, "not_found")
             if customer_id is not None and inst.customer_id != customer_id:

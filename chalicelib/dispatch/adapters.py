@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.audiences.builtin import RfmSettings
 from chalicelib.channels.base import Channel, IssuedCoupon, Message
 from chalicelib.channels.base import Recipient as ChannelRecipient
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import DefinitionItem
 from chalicelib.core.ports import Repo
 from chalicelib.customers.rows import CustomerRow
-from chalicelib.customers.store import CustomerItem, CustomerStore
+from chalicelib.customers.store import CustomerStore
 from chalicelib.dispatch.model import Recipient, delivery_key
 from chalicelib.dispatch.snapshot import SENDABLE, CampaignView
+from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.dispatch.txn import TxOp
 from chalicelib.tenancy.model import MerchantSettings
 
@@ -48,68 +48,27 @@ class SqsQueues:
 
 
 class CustomerPages:
-    """Customers of one shard in id order, resumable after a customer id (the plan segment's cursor)."""
+    """Customers looked up by id (triggered touches are resolved at dispatch time)."""
 
     def __init__(self, store: CustomerStore) -> None:
         self._store = store
-
-    def pages_after(self, merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]:
-        condition = CustomerItem.sk > f"{after}#~" if after else None
-        page: list[CustomerRow] = []
-        current: str | None = None
-        parts: dict[str, str] = {}
-        rev = 0
-        for item in CustomerItem.query(f"{merchant_id}#{shard:02d}", condition):
-            cid, kind = item.sk.rsplit("#", 1)
-            if current is not None and cid != current:
-                page.append(_row(current, parts, rev))
-                parts, rev = {}, 0
-                if len(page) >= 500:
-                    yield page
-                    page = []
-            current = cid
-            parts[kind] = item.doc
-            if kind == "A":
-                rev = int(item.rev or 0)
-        if current is not None:
-            page.append(_row(current, parts, rev))
-        if page:
-            yield page
 
     def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]:
         return self._store.get_rows(merchant_id, customer_ids)
 
 
-def _row(cid: str, parts: dict[str, str], rev: int) -> CustomerRow:
-    prof, act = parts.get("P"), parts.get("A")
-    return CustomerRow(cid, json.loads(prof) if prof else None, json.loads(act) if act else None, rev)
-
-
 class MerchantEnv:
-    """PlanEnv from merchant settings and the audiences repository."""
+    """PlanEnv from merchant settings and the audience engine's target resolution."""
 
-    def __init__(self, settings_of: Callable[[str], MerchantSettings], audiences: Repo,
-                 members: Callable[[str, str, int, str | None], Iterator[list[str]]]) -> None:
+    def __init__(self, settings_of: Callable[[str], MerchantSettings], targets: TargetResolver) -> None:
         self._settings = settings_of
-        self._audiences = audiences
-        self._members = members
+        self.targets = targets
 
     def timezone(self, merchant_id: str) -> str:
         return self._settings(merchant_id).timezone
 
     def recipient_cap(self, merchant_id: str) -> int:
         return self._settings(merchant_id).guardrails.max_recipients_per_send
-
-    def rfm(self, merchant_id: str) -> RfmSettings:
-        r = self._settings(merchant_id).rfm
-        return RfmSettings(r.recent_days, r.frequency_threshold, r.monetary_threshold_fen)
-
-    def audience(self, merchant_id: str, audience_id: str) -> dict[str, Any] | None:
-        record = self._audiences.get(merchant_id, audience_id)
-        return dict(record.data, kind=record.status or record.data.get("kind") or "") if record else None
-
-    def member_ids(self, merchant_id: str, audience_id: str, shard: int, after: str | None) -> Iterator[list[str]]:
-        return self._members(merchant_id, audience_id, shard, after)
 
 
 def campaign_gate(merchant_id: str, campaign_id: str) -> TxOp:

@@ -12,8 +12,7 @@ from chalicelib.core.records import Record
 from chalicelib.coupons import policy
 from chalicelib.coupons.model import CouponInstance, CouponTerms, InstanceStatus
 from chalicelib.coupons.service import instance_id_for
-from chalicelib.coupons.store import LIMIT, STOCK, WalletItem, limit_pk, stock_pk
-from chalicelib.coupons.store import _item as instance_item  # the coupons package's own item mapping
+from chalicelib.coupons.store import LIMIT, STOCK, WalletItem, instance_item, limit_pk, stock_pk
 from chalicelib.dispatch.model import IssueFailed, delivery_key
 from chalicelib.dispatch.snapshot import CampaignView
 from chalicelib.dispatch.txn import TxOp

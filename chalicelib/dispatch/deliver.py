@@ -9,11 +9,9 @@ from typing import Any
 
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.ports import Repo
-from chalicelib.customers.store import shard_of
+from chalicelib.customers.rows import CustomerRow
 from chalicelib.dispatch.model import (
     LEASE_SECONDS,
-    SEGMENTS,
-    TX_MAX_ITEMS,
     Chunk,
     ChunkState,
     DueKind,
@@ -26,7 +24,7 @@ from chalicelib.dispatch.model import (
     chunk_due,
 )
 from chalicelib.dispatch.plan import PlanEnv
-from chalicelib.dispatch.policy import NOT_IN_TARGET, GuardrailPolicy, PolicyContext, screen
+from chalicelib.dispatch.policy import NOT_IN_TARGET, SHARED, GuardrailPolicy, PolicyContext, group_size, screen
 from chalicelib.dispatch.ports import (
     ChannelPort,
     Committer,
@@ -35,11 +33,13 @@ from chalicelib.dispatch.ports import (
     DueRepo,
     Op,
     QueuePort,
+    ReachSink,
     RunRepo,
 )
+from chalicelib.dispatch.reaches import reaches_of
 from chalicelib.dispatch.snapshot import CANCELLED, PAUSED, SENDABLE, CampaignView, view
 from chalicelib.dispatch.store import LeaseRefused
-from chalicelib.dispatch.targets import Target, build_target, recipient_of
+from chalicelib.dispatch.targets import recipient_of
 
 log = logging.getLogger(__name__)
 UNKNOWN_AFTER_CRASH = "unknown_after_crash"
@@ -51,8 +51,9 @@ class DeliverService:
                  gate: Callable[[str, str], Op], customers: CustomerSource, coupons: CouponPort,
                  channel_for: Callable[[str], ChannelPort], policy: GuardrailPolicy,
                  timezone_of: Callable[[str], str], env: PlanEnv | None = None,
-                 lease_seconds: int = LEASE_SECONDS) -> None:
+                 lease_seconds: int = LEASE_SECONDS, reaches: ReachSink | None = None) -> None:
         self._env = env
+        self._reaches = reaches
         self._runs = runs
         self._commit = commit
         self._due = due
@@ -75,13 +76,30 @@ class DeliverService:
         except LeaseRefused as refused:
             if refused.why == "leased":
                 raise RuntimeError("chunk is leased by a live worker") from refused
+            if refused.chunk is not None:  # the worker that finished it may have died before recording reaches
+                self._record_reaches(refused.chunk, now)
             return f"skipped:{refused.why}"
         try:
-            return self._deliver(chunk, owner, now)
+            result = self._deliver(chunk, owner, now)
         except Exception as exc:
             detail = getattr(exc, "cause_response_message", None) or str(exc)
             self._runs.record_failure(merchant_id, run_id, chunk_id, owner, f"{type(exc).__name__}: {detail}", now)
             raise
+        if not result.startswith("skipped"):
+            self._record_reaches(chunk, now)  # the ledger in hand is the one just committed
+        return result
+
+    def _record_reaches(self, chunk: Chunk, now: datetime) -> None:
+        """Reached and held-out customers to attribution, once their outcomes are committed.
+
+        Rebuilt from the stored ledger, so a repeat (after a crash between the outcome and this call, the
+        redelivery finds the chunk done and records again) writes the same reaches: no doubled touches.
+        """
+        if self._reaches is None:
+            return
+        reaches = reaches_of(chunk, self._run(chunk.merchant_id, chunk.run_id))
+        if reaches:
+            self._reaches.record_reaches(chunk.merchant_id, reaches, now=now)
 
     def _run(self, merchant_id: str, run_id: str) -> Run:
         key = (merchant_id, run_id)
@@ -98,7 +116,8 @@ class DeliverService:
         run = self._run(chunk.merchant_id, chunk.run_id)
         campaign = view(run.campaign_id, "running", run.snapshot)
         channel = None if campaign.channel == WALLET else self._channel_for(campaign.channel)
-        ctx = PolicyContext(chunk.merchant_id, run.run_id, campaign, self._tz(chunk.merchant_id), now)
+        ctx = PolicyContext(chunk.merchant_id, run.run_id, campaign, self._tz(chunk.merchant_id), now, run.occurrence,
+                            run.kind)
         stamp = to_iso(now)
         self._resolve(chunk, campaign, ctx)
         resend: list[Recipient] = []
@@ -131,7 +150,7 @@ class DeliverService:
                 outcome = self._issue(chunk, run, campaign, sending, decision.writes, channel, owner, now,
                                       bool(resend), final)
             except TxCancelled as exc:
-                ended = self._after_cancel(exc, chunk, campaign, batch, owner, now)
+                ended = self._after_cancel(exc, chunk, campaign, batch, owner, now, ctx)
                 if ended is not None:
                     return ended
                 candidates = [r for r in candidates if (e := chunk.ledger.get(r.customer_id)) is None
@@ -154,31 +173,24 @@ class DeliverService:
         if not touches:
             return
         rows = self._customers.get_rows(chunk.merchant_id, [r.customer_id for r in touches])
-        target = self._touch_target(chunk, campaign, ctx, touches)
+        known = {c: row for c, row in rows.items() if row.profile is not None}
+        members = self._in_target(chunk.merchant_id, campaign, ctx.now, known)
         resolved = {}
         for r in touches:
-            row = rows.get(r.customer_id)
-            if row is None or row.profile is None or (target is not None and not target.test(row)):
+            row = known.get(r.customer_id)
+            if row is None or (members is not None and r.customer_id not in members):
                 chunk.ledger[r.customer_id] = Entry(Outcome.SUPPRESSED, NOT_IN_TARGET, at=to_iso(ctx.now))
             else:
                 resolved[r.customer_id] = recipient_of(row, campaign.campaign_id, campaign.holdout_percent)
         chunk.recipients = [resolved.get(r.customer_id, r) for r in chunk.recipients]
 
-    def _touch_target(self, chunk: Chunk, campaign: CampaignView, ctx: PolicyContext, touches: list[Recipient]
-                      ) -> Target | None:
-        """The campaign's target as a test over rows (stored audiences: the touched customers' shards' members)."""
-        if not campaign.target:
+    def _in_target(self, merchant_id: str, campaign: CampaignView, now: datetime, rows: dict[str, CustomerRow]
+                   ) -> set[str] | None:
+        """The touched customers the campaign's target (the filter ANDed with the trigger) holds now."""
+        if not campaign.target or self._env is None:
             return None
-        aid = campaign.target.get("audience_id")
-        audience = self._env.audience(chunk.merchant_id, str(aid)) if aid and self._env else None
-        target = build_target(campaign.target, ctx.timezone, ctx.now, audience=audience)
-        if target.stored is None or self._env is None:
-            return target
-        members: set[str] = set()
-        for shard in {shard_of(r.customer_id, SEGMENTS) for r in touches}:
-            for ids in self._env.member_ids(chunk.merchant_id, target.stored, shard, None):
-                members.update(ids)
-        return Target(lambda row: row.customer_id in members and row.profile is not None, frozenset(members))
+        selector = self._env.targets.selector(merchant_id, campaign.target)
+        return set() if selector is None else self._env.targets.members_among(merchant_id, selector, now, rows)
 
     def _issue(self, chunk: Chunk, run: Run, campaign: CampaignView, sending: list[Recipient],
                writes: list[tuple[str, Any]], channel: ChannelPort | None, owner: str, now: datetime,
@@ -201,7 +213,7 @@ class DeliverService:
                 ids, sending = [], []
                 coupon_ops = []
             ops += coupon_ops
-        ops += [op for cid, op in writes if cid in ids]
+        ops += [op for cid, op in writes if cid in ids or (cid == SHARED and ids)]
         if chunk.chunk_id.startswith("T"):  # a day's touches come in many chunks: one delivery per customer
             ops += [self._runs.marker_op(chunk.merchant_id, chunk.run_id, cid) for cid in ids]
         given = Outcome.SUCCEEDED if channel is None else Outcome.HANDING
@@ -223,15 +235,18 @@ class DeliverService:
         """Recipients whose writes fit one transaction with the ledger item, the gate and the stock counters."""
         per = self._coupons.items_per_recipient(chunk.merchant_id, campaign) if campaign.coupons else 0
         per += self._policy.items_per_recipient + (1 if chunk.chunk_id.startswith("T") else 0)
-        fixed = 2 + self._coupons.fixed_items(campaign)
-        return max(1, (TX_MAX_ITEMS - fixed) // max(1, per))
+        return group_size(per, self._coupons.fixed_items(campaign) + self._policy.fixed_items(campaign))
 
     def _after_cancel(self, exc: TxCancelled, chunk: Chunk, campaign: CampaignView, candidates: list[Recipient],
-                      owner: str, now: datetime) -> str | None:
+                      owner: str, now: datetime, ctx: PolicyContext) -> str | None:
         """Why the transaction failed; a verdict ends the delivery, None retries with the ledger adjusted."""
         stamp = to_iso(now)
         if any(t.startswith("chunk:") for t in exc.failed):
             return "skipped:lease lost"
+        for r in candidates:  # undo this attempt's optimistic entries (a park or cancel commits the ledger)
+            entry = chunk.ledger.get(r.customer_id)
+            if entry is not None and entry.outcome in (Outcome.SUCCEEDED, Outcome.HANDING) and entry.reason is None:
+                chunk.ledger.pop(r.customer_id)
         if any(t.startswith("campaign:") for t in exc.failed):
             record = self._campaigns.get(chunk.merchant_id, campaign.campaign_id)
             status = record.status if record else CANCELLED
@@ -243,8 +258,10 @@ class DeliverService:
             chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, "customer_limit", at=stamp)
         for cid in exc.tagged("dup:"):
             chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, "already_touched", at=stamp)
-        for cid in exc.tagged("policy:"):
-            chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, self._policy.conflict_reason(cid), at=stamp)
+        if exc.tagged("policy:"):  # a cap or quota lost its condition: the policy reads back who and why
+            sending = [r for r in candidates if r.customer_id not in chunk.ledger]
+            for cid, reason in self._policy.explain(ctx, exc.tagged("policy:"), sending).items():
+                chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, reason, at=stamp)
         for cid in exc.tagged("coupon:"):
             # An instance with this delivery's id exists (issued outside this ledger): never issue it twice.
             chunk.ledger[cid] = Entry(Outcome.SUCCEEDED, "already_issued", at=stamp)
@@ -253,10 +270,6 @@ class DeliverService:
             for r in [r for r in candidates if r.customer_id not in chunk.ledger or
                       chunk.ledger[r.customer_id].outcome in (Outcome.SUCCEEDED, Outcome.HANDING)][left:]:
                 chunk.ledger[r.customer_id] = Entry(Outcome.FAILED, "out_of_stock", at=stamp)
-        for r in candidates:  # undo this attempt's optimistic entries
-            entry = chunk.ledger.get(r.customer_id)
-            if entry is not None and entry.outcome in (Outcome.SUCCEEDED, Outcome.HANDING) and entry.reason is None:
-                chunk.ledger.pop(r.customer_id)
         return None
 
     def _hand_over(self, chunk: Chunk, run: Run, campaign: CampaignView, recipients: list[Recipient],

@@ -14,10 +14,11 @@ from chalicelib.dispatch.deliver import DeliverService
 from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.lifecycle import DispatchLifecycle
 from chalicelib.dispatch.plan import PlanService
-from chalicelib.dispatch.policy import AllowAll, GuardrailPolicy
+from chalicelib.dispatch.policy import GuardrailPolicy
 from chalicelib.dispatch.ports import ChannelPort
 from chalicelib.dispatch.runs import RunsService
 from chalicelib.dispatch.store import RunStore
+from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.dispatch.tick import TickService
 from chalicelib.dispatch.triggers import TriggerHook
 from chalicelib.dispatch.txn import commit
@@ -66,7 +67,12 @@ def coupons() -> WalletCoupons:
 
 
 def policy() -> GuardrailPolicy:
-    return policy_override[0] if policy_override else AllowAll()
+    """The guardrails of SPEC §8 (tests may put AllowAll or another policy into `policy_override`)."""
+    if policy_override:
+        return policy_override[0]
+    from chalicelib.guardrails import factory as guardrails
+
+    return guardrails.policy()
 
 
 def channel_for(name: str) -> ChannelPort:
@@ -82,20 +88,19 @@ def tick_service() -> TickService:
 
 @cache
 def env() -> MerchantEnv:
-    return MerchantEnv(settings_of, wiring.repo("AUDIENCE"), wiring.audience_members().iter_ids)
+    return MerchantEnv(settings_of, TargetResolver(wiring.audience_engine()))
 
 
 @cache
 def plan_service() -> PlanService:
-    return PlanService(run_store(), commit, queues(), due_store(), CustomerPages(wiring.customer_store()), coupons(),
-                       policy(), env())
+    return PlanService(run_store(), commit, queues(), due_store(), coupons(), policy(), env())
 
 
 @cache
 def deliver_service() -> DeliverService:
     return DeliverService(run_store(), commit, due_store(), queues(), wiring.repo("CAMPAIGN"), campaign_gate,
                           CustomerPages(wiring.customer_store()), coupons(), channel_for, policy(), timezone_of,
-                          env())
+                          env(), reaches=wiring.touch_store())
 
 
 @cache
@@ -119,3 +124,6 @@ def reset() -> None:
     for factory in factories:
         factory.cache_clear()  # type: ignore[attr-defined]
     _settings.clear()
+    from chalicelib.guardrails import factory as guardrails
+
+    guardrails.reset()

@@ -1,4 +1,4 @@
-"""Who may be sent to: holdout and consent decisions, and the GuardrailPolicy port (allow-all by default)."""
+"""Who may be sent to: holdout and consent decisions, the GuardrailPolicy port, and transaction sizing."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.dispatch.model import Outcome, Recipient
+from chalicelib.dispatch.model import CHUNK_MAX, TX_MAX_ITEMS, Outcome, Recipient
 from chalicelib.dispatch.snapshot import CampaignView
 
 NO_CONSENT = "no_consent"
 OVER_CAP = "quota_max_recipients"
 NOT_IN_TARGET = "not_in_target"
+SHARED = "*"  # PolicyDecision.writes key of a chunk-level write (merchant quotas): sent when anyone is sent
+LEDGER_ITEMS = 2  # every delivery transaction: the campaign gate and the chunk (ledger) update
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class PolicyContext:
     campaign: CampaignView
     timezone: str
     now: datetime
+    occurrence: datetime | None = None  # the run's occurrence (a send's day and month for audience quotas)
+    run_kind: str = "occurrence"  # occurrence | birthday | touches
 
 
 @dataclass
@@ -31,9 +35,9 @@ class PolicyDecision:
 
     `suppressed` (customer → reason) and `deferred` (customer → when) are recorded in the ledger; `writes` are
     store-level conditional writes (caps, quotas) that go into the same TransactWriteItems as the ledger
-    entries of the customers they name, so a cap never lets two racing campaigns both pass. Tag each write
-    `policy:<customer_id>` (dispatch.txn.TxOp): when its condition fails, that customer alone is suppressed with
-    `conflict_reason(customer_id)` and the rest of the chunk is retried.
+    entries of the customers they name (key = customer id, or SHARED for a chunk-level write included whenever
+    anyone is sent), so a cap never lets two racing campaigns both pass. Tag each write `policy:<key>`
+    (dispatch.txn.TxOp): when conditions fail, `explain` names who is suppressed and why; everyone else is retried.
     """
 
     suppressed: dict[str, str] = field(default_factory=dict)
@@ -46,10 +50,16 @@ class GuardrailPolicy(Protocol):
 
     items_per_recipient: int  # transaction items each sent recipient adds (the chunk size shrinks to fit)
 
+    def fixed_items(self, campaign: CampaignView) -> int:
+        """Transaction items per delivery transaction independent of its size (merchant counters, a deferral)."""
+        ...
+
     def decide(self, ctx: PolicyContext, candidates: list[Recipient]) -> PolicyDecision: ...
 
-    def conflict_reason(self, customer_id: str) -> str:
-        """The suppression reason when one of this customer's writes lost its condition."""
+    def explain(self, ctx: PolicyContext, failed: list[str], sending: list[Recipient]) -> dict[str, str]:
+        """After a cancelled transaction: `failed` are the keys of the policy writes whose condition did not
+        hold, `sending` who the transaction tried to send to. Returns customer → suppression reason; customers
+        not named are retried (their writes raced with another transaction that changed nothing they need)."""
         ...
 
 
@@ -58,11 +68,29 @@ class AllowAll:
 
     items_per_recipient = 0
 
+    def fixed_items(self, campaign: CampaignView) -> int:
+        return 0
+
     def decide(self, ctx: PolicyContext, candidates: list[Recipient]) -> PolicyDecision:
         return PolicyDecision()
 
-    def conflict_reason(self, customer_id: str) -> str:
-        return "guardrail"
+    def explain(self, ctx: PolicyContext, failed: list[str], sending: list[Recipient]) -> dict[str, str]:
+        return {c: "guardrail" for c in failed if any(r.customer_id == c for r in sending)}
+
+
+def group_size(per_recipient: int, fixed: int) -> int:
+    """Recipients whose writes fit one TransactWriteItems beside `fixed` chunk-level items and the ledger."""
+    return max(1, (TX_MAX_ITEMS - LEDGER_ITEMS - fixed) // max(1, per_recipient))
+
+
+def chunk_recipients(per_recipient: int, fixed: int) -> int:
+    """Recipients per chunk: whole delivery transactions (so none is half empty), at most CHUNK_MAX.
+
+    A chunk costs a lease, a queue message and a ledger update whatever its size: with two items per
+    recipient (a coupon and a guard counter) two full transactions of 47 beat one chunk of 48.
+    """
+    group = group_size(per_recipient, fixed)
+    return min(CHUNK_MAX, max(1, CHUNK_MAX // group) * group)
 
 
 def screen(recipient: Recipient, channel: str) -> tuple[Outcome, str | None] | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Recipient, Run, RunStatus
 from chalicelib.dispatch.snapshot import CampaignView
+from chalicelib.reports.model import Reach
 
 Op = Any  # an opaque transaction operation built by a store (dispatch.txn.TxOp)
 
@@ -81,8 +82,6 @@ class QueuePort(Protocol):
 
 
 class CustomerSource(Protocol):
-    def pages_after(self, merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]: ...
-
     def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]: ...
 
 
@@ -114,3 +113,10 @@ class ChannelPort(Protocol):
     def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
              instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | None]:
         """customer → None (succeeded) or a failure reason."""
+
+
+class ReachSink(Protocol):
+    """Where reaches go for attribution (reports' touch store)."""
+
+    def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None:
+        """Idempotent: recording the same reaches again changes nothing."""

@@ -92,11 +92,12 @@ def segment_sk(segment: int) -> str:
 
 
 class LeaseRefused(Exception):
-    """The chunk cannot be leased now: `why` is done, cancelled, leased or missing."""
+    """The chunk cannot be leased now: `why` is done, cancelled, leased or missing; `chunk` is a settled one."""
 
-    def __init__(self, why: str) -> None:
+    def __init__(self, why: str, chunk: Chunk | None = None) -> None:
         super().__init__(why)
         self.why = why
+        self.chunk = chunk
 
 
 def run_item(run: Run) -> DispatchItem:
@@ -219,7 +220,9 @@ class RunStore:
             if current is None:
                 raise LeaseRefused("missing") from exc
             if current.state in (ChunkState.DONE, ChunkState.CANCELLED):
-                raise LeaseRefused(current.state.value) from exc
+                raise LeaseRefused(current.state.value, current) from exc
+            if current.owner == owner:
+                return current  # our own update applied, its answer was lost and botocore's retry found it held
             raise LeaseRefused("leased") from exc
         return _chunk(item)
 

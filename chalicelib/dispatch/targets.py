@@ -1,96 +1,87 @@
-"""Who a campaign targets: a predicate over stored customers built from the run snapshot's target (pure)."""
+"""Who a campaign targets: its target resolved by the audience engine, per plan segment or per touched customer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
-from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.audiences.builtin import BUILTIN_IDS, BuiltinEvaluator, RfmSettings
-from chalicelib.audiences.rules import compile_rule, parse_rule
+from chalicelib.audiences.evaluate import AudienceEngine, facts_of
+from chalicelib.audiences.model import Member, Selector
+from chalicelib.core.errors import Invalid, NotFound
 from chalicelib.customers.convert import profile_from_doc
-from chalicelib.customers.metrics import facts_as_of
-from chalicelib.customers.model import CustomerActivity, CustomerFacts, activity_from_doc
 from chalicelib.customers.rows import CustomerRow
-from chalicelib.dispatch.model import Recipient, holdout
+from chalicelib.dispatch.model import SEGMENTS, Recipient, holdout
 
-RowTest = Callable[[CustomerRow], bool]
-
-
-@dataclass(frozen=True)
-class Target:
-    """`members` (explicit lists, frozen snapshots) lets the plan read just those customers."""
-
-    test: RowTest
-    members: frozenset[str] | None = None
-    needs_median: bool = False
-    stored: str | None = None  # a frozen snapshot or list audience: its member ids are read per shard
+log = logging.getLogger(__name__)
 
 
-def facts_of(row: CustomerRow, tz: str, as_of: datetime) -> CustomerFacts:
-    activity = activity_from_doc(row.activity) if row.activity else CustomerActivity()
-    return facts_as_of(profile_from_doc(row.customer_id, row.profile), activity, tz, as_of)
+def cursor_of(shard: int, after: str) -> str:
+    """A plan segment's position: the shard it is in and the last customer examined there."""
+    return f"{shard:03d}:{after}"
 
 
-def _kind(target: dict[str, Any]) -> str:
-    return str(target.get("kind") or target.get("type") or "")
+def parse_cursor(cursor: str) -> tuple[int, str]:
+    return int(cursor[:3]), cursor[4:]
 
 
-def audience_id_of(target: dict[str, Any]) -> str | None:
-    return target.get("audience_id") if _kind(target) == "audience" else None
+class TargetResolver:
+    """Campaign targets through the AudienceEngine, so a send reaches exactly whom an estimate counts.
+
+    Plan segment `s` covers the customer shards s, s + segments, ... (one shard when the store has as many
+    shards as there are segments); its cursor says how far it got, so it resumes without re-reading.
+    """
+
+    def __init__(self, engine: AudienceEngine, segments: int = SEGMENTS) -> None:
+        self._engine = engine
+        self._segments = segments
+
+    def selector(self, merchant_id: str, target: Mapping[str, Any]) -> Selector | None:
+        """The target's selector; None when it selects nobody (its audience was deleted, or it is malformed)."""
+        try:
+            return self._engine.selector_for_target(merchant_id, target)
+        except (NotFound, Invalid) as exc:
+            log.warning("campaign target selects nobody: %s", exc, extra={"merchant_id": merchant_id})
+            return None
+
+    def prepare(self, merchant_id: str, selector: Selector, as_of: datetime) -> None:
+        """What every segment shares (the RFM median at as_of), computed once and cached."""
+        self._engine.prepare(merchant_id, selector, as_of)
+
+    def pages(self, merchant_id: str, selector: Selector, segment: int, cursor: str | None, as_of: datetime
+              ) -> Iterator[tuple[list[Member], str]]:
+        """Member pages of one plan segment after `cursor`, each with the cursor just past it."""
+        start, after = parse_cursor(cursor) if cursor else (segment, None)
+        for shard in range(segment, self._engine.shards, self._segments):
+            if shard < start:
+                continue
+            resume = after if shard == start else None
+            for members, last in self._engine.segment_pages(merchant_id, selector, shard, as_of, resume):
+                yield members, cursor_of(shard, last)
+
+    def members_among(self, merchant_id: str, selector: Selector, as_of: datetime,
+                      rows: Mapping[str, CustomerRow]) -> set[str]:
+        """Which of these customers (read for triggered touches) the target holds at as_of."""
+        if selector.dynamic:
+            ctx = self._engine.context_of(merchant_id)
+            test = self._engine.predicate(merchant_id, selector, as_of, ctx)
+            return {cid for cid, row in rows.items() if test(facts_of(row, ctx.tz, as_of))}
+        wanted, found = set(rows), set()
+        for shard in sorted({self._engine.shard_of(c) for c in wanted}):
+            for ids in self._engine.ids_of_shard(merchant_id, selector, shard):
+                found.update(wanted.intersection(ids))
+        return found
 
 
-def needs_median(target: dict[str, Any], audience: dict[str, Any] | None, rfm: RfmSettings) -> bool:
-    aid = audience_id_of(target)
-    return bool(aid and aid in BUILTIN_IDS and aid.startswith("rfm_") and rfm.monetary_threshold_fen is None
-                and audience is None)
-
-
-def _facts_test(pred: Callable[[CustomerFacts], bool], tz: str, as_of: datetime) -> RowTest:
-    return lambda row: row.profile is not None and pred(facts_of(row, tz, as_of))
-
-
-def build_target(target: dict[str, Any], tz: str, as_of: datetime, *, audience: dict[str, Any] | None = None,
-                 rfm: RfmSettings | None = None, median: Fraction | None = None) -> Target:
-    """The target of a campaign; `audience` is the stored custom audience body when the target names one."""
-    kind = _kind(target)
-    if kind in ("customers", "list", "explicit"):
-        ids = frozenset(str(c) for c in target.get("customer_ids") or ())
-        return Target(lambda row: row.customer_id in ids and row.profile is not None, ids)
-    if kind in ("staff", "staff_friends"):
-        staff = frozenset(str(s) for s in target.get("staff_ids") or ())
-        return Target(lambda row: bool(row.profile) and (row.profile or {}).get("staff_owner") in staff)
-    if kind == "rule":
-        return Target(_facts_test(compile_rule(parse_rule(target.get("rule"), "target.rule"), as_of, tz), tz, as_of))
-    if kind == "audience":
-        aid = str(target.get("audience_id") or "")
-        if audience is None and aid in BUILTIN_IDS:
-            settings = rfm or RfmSettings()
-            evaluator = BuiltinEvaluator(as_of, settings, median)
-            return Target(_facts_test(evaluator.predicate(aid), tz, as_of),
-                          needs_median=needs_median(target, audience, settings))
-        body = audience or {}
-        if body.get("rule") and _kind(body) in ("custom", "dynamic", "rule", ""):
-            pred = compile_rule(parse_rule(body["rule"], "audience.rule"), as_of, tz)
-            return Target(_facts_test(pred, tz, as_of))
-        if audience is not None:
-            return Target(lambda row: row.profile is not None, stored=aid)
-        return Target(lambda row: False, frozenset())
-    return Target(lambda row: False, frozenset())
-
-
-def birthday_test(delay_days: int, tz: str, as_of: datetime) -> RowTest:
+def birthday_test(delay_days: int, tz: str, as_of: datetime) -> Callable[[date | None], bool]:
     """Triggered 'birthday' campaigns: the birthday was `delay_days` ago (29 Feb falls on 28 Feb otherwise)."""
     day = as_of.astimezone(ZoneInfo(tz)).date() - timedelta(days=delay_days)
 
-    def test(row: CustomerRow) -> bool:
-        raw = (row.profile or {}).get("birthday")
-        if not raw:
+    def test(born: date | None) -> bool:
+        if born is None:
             return False
-        born = date.fromisoformat(raw)
         month, dom = born.month, born.day
         if (month, dom) == (2, 29) and not _leap(day.year):
             dom = 28
@@ -102,8 +93,14 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def recipient_of_member(member: Member, campaign_id: str, holdout_percent: float) -> Recipient:
+    """What a chunk keeps of an audience member: contact data, consent as of the evaluation, holdout."""
+    return Recipient(member.customer_id, member.nickname, member.phone, member.email, member.staff_owner,
+                     member.channels, member.risk_flagged, holdout(campaign_id, member.customer_id, holdout_percent))
+
+
 def recipient_of(row: CustomerRow, campaign_id: str, holdout_percent: float) -> Recipient:
-    """What a chunk keeps of a customer: contact data, consent as of now, the holdout decision."""
+    """What a chunk keeps of a stored customer (a triggered touch read at dispatch): the same fields."""
     profile = row.profile or {}
     unsubscribed: Iterable[str] = (row.activity or {}).get("unsubscribed") or ()
     consent = profile_from_doc(row.customer_id, row.profile).consent.granted() - frozenset(unsubscribed)

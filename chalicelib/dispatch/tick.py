@@ -56,7 +56,11 @@ class TickService:
             if items:
                 for kind, n in self.process(items, now).items():
                     counts[kind] += n
-        self._due.advance_watermark(minute)
+            if mark is None or bucket > mark:
+                # Bucket by bucket: a failure further on (a throttled query) keeps this progress, so a catch-up
+                # after failed ticks does not grow with every failure until no tick can finish.
+                self._due.advance_watermark(bucket)
+                mark = bucket
         return {"time": to_iso(now), "buckets": len(minutes_between(start, minute)), **counts}
 
     def process(self, items: list[DueItem], now: datetime) -> dict[str, int]:

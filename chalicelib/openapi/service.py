@@ -22,6 +22,7 @@ _ERRORS = {
     "412": "If-Match names a stale version",
     "413": "body or batch over the documented limit",
     "429": "a merchant quota would be exceeded; the body names the limit",
+    "503": "DynamoDB or SQS is throttling or failing right now: resend the same request after Retry-After",
 }
 
 

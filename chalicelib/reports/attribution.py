@@ -143,6 +143,11 @@ def replayed(stored_sequence: str, sequence: str) -> bool:
     return int(sequence) <= int(stored_sequence)
 
 
+def settled(order: OrderFacts, stored: Stored | None, sequence: str = "") -> bool:
+    """True when the stored item already reflects this order state (or a newer one): nothing to decide."""
+    return stored is not None and (stored.order_signature == order.signature or replayed(stored.sequence, sequence))
+
+
 def decide(order: OrderFacts, stored: Stored | None, after: Attribution | None, sequence: str = ""
            ) -> Decision | None:
     """The transition from what is stored to `after`, or None when there is nothing to write.
@@ -150,7 +155,7 @@ def decide(order: OrderFacts, stored: Stored | None, after: Attribution | None, 
     The same order state seen again, or an older stream record replayed after a newer one was applied, is a
     no-op even if touches changed since.
     """
-    if stored is not None and (stored.order_signature == order.signature or replayed(stored.sequence, sequence)):
+    if settled(order, stored, sequence):
         return None
     before = stored.attribution if stored is not None else None
     if after is None and before is None:

@@ -46,7 +46,8 @@ def _dispatch_deliveries() -> DispatchDeliveries:
 
 @cache
 def attribution_hook() -> AttributionHook:
-    return AttributionHook(touch_store(), stats_store(), coupon_source(), wiring.timezone_of, wiring.clock())
+    return AttributionHook(touch_store(), stats_store(), coupon_source(), wiring.cached_timezone_of,
+                           wiring.clock())
 
 
 def report_service() -> ReportService:

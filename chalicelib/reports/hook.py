@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.activity.consumer import Change
@@ -19,6 +18,7 @@ from chalicelib.reports.attribution import (
     coupon_ids_to_look_up,
     decide,
     order_facts,
+    settled,
 )
 from chalicelib.reports.model import OrderFacts, Reach
 from chalicelib.reports.ports import CouponSource, StatsPort, TouchPort
@@ -26,25 +26,6 @@ from chalicelib.reports.ports import CouponSource, StatsPort, TouchPort
 log = logging.getLogger(__name__)
 COUNTER_SHARDS = 4  # counter items per campaign-day, so concurrent stream shards rarely contend for one item
 REDECIDE_ROUNDS = 3
-ZONE_TTL = timedelta(minutes=5)
-
-
-class ZoneCache:
-    """Merchant time zones for a few minutes: a stream batch should not re-read settings every time."""
-
-    def __init__(self, lookup: Callable[[str], str], clock: Clock) -> None:
-        self._lookup = lookup
-        self._clock = clock
-        self._cache: dict[str, tuple[str, datetime]] = {}
-
-    def __call__(self, merchant_id: str) -> str:
-        now = self._clock()
-        hit = self._cache.get(merchant_id)
-        if hit is not None and now - hit[1] < ZONE_TTL:
-            return hit[0]
-        zone = self._lookup(merchant_id)
-        self._cache[merchant_id] = (zone, now)
-        return zone
 
 
 class AttributionHook:
@@ -56,7 +37,7 @@ class AttributionHook:
         self._touches = touches
         self._stats = stats
         self._coupons = coupons
-        self._tz = ZoneCache(timezone_of, clock)
+        self._tz = timezone_of  # cached per process by the wiring (one settings read a minute, not per batch)
         self._clock = clock
 
     def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
@@ -77,11 +58,15 @@ class AttributionHook:
         if not last_new and not events:
             return
         orders = {oid: order_facts(doc) for oid, doc in last_new.items()}
+        # A first insert has nothing stored (assumed; the conditional write checks it); updates read their item,
+        # and those already reflecting this state (a re-sent or replayed order) need no touches at all.
+        stored = self._stats.get_attributions(merchant_id, [o for o, old in first_old.items() if old is not None])
+        orders = {oid: o for oid, o in orders.items() if not settled(o, stored.get(oid), sequences[oid])}
+        if not orders and not events:
+            return
         customers = {o.customer_id for o in orders.values()} | {str(e["customer_id"]) for e in events}
         touches = self._touches.get_many(merchant_id, customers)
         tz = self._tz(merchant_id)
-        # A first insert has nothing stored (assumed; the conditional write checks it); updates read their item.
-        stored = self._stats.get_attributions(merchant_id, [o for o, old in first_old.items() if old is not None])
         decisions = self._decide(merchant_id, orders, sequences, touches, stored, tz)
         churns = [f for f in (churn_fact(e, touches.get(str(e["customer_id"]), []), tz) for e in events) if f]
         if not decisions and not churns:

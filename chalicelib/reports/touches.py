@@ -73,18 +73,24 @@ def _check(reach: Reach) -> None:
         raise ValueError("Reach.at must be an aware datetime")
 
 
-def _update_actions(reaches: Sequence[Reach]) -> list[Any]:
-    """ADD each reach to its epoch's slot (a set: a redelivered chunk adds nothing), REMOVE the expired slot."""
+def _update_actions(reaches: Sequence[Reach], now: datetime | None = None) -> list[Any]:
+    """ADD each reach to its epoch's slot (a set: a redelivered chunk adds nothing), REMOVE the expired slot.
+
+    The expired slot is the one after the current epoch's: with `now` given it is judged from now, so a late
+    or repeated recording of an old reach (a redelivered chunk, a deferred one) can never clear a slot that
+    newer reaches already fill; without it, from the reaches themselves.
+    """
     by_slot: dict[int, set[str]] = {}
     epochs = set()
     for reach in reaches:
         epoch = epoch_of(reach.at)
         epochs.add(epoch)
         by_slot.setdefault(epoch % SLOTS, set()).add(encode(reach))
-    stale = {(e + 1) % SLOTS for e in epochs} - set(by_slot)
+    current = {epoch_of(now)} if now is not None else epochs
+    stale = {(e + 1) % SLOTS for e in current} - set(by_slot)
     actions: list[Any] = [getattr(TouchItem, f"s{slot}").add(values) for slot, values in sorted(by_slot.items())]
     actions += [getattr(TouchItem, f"s{slot}").remove() for slot in sorted(stale)]
-    latest = max(r.at for r in reaches)
+    latest = max([r.at for r in reaches] + ([now] if now is not None else []))
     actions.append(TouchItem.expires_at.set(int(latest.timestamp()) + TTL_DAYS * 86400))
     return actions
 
@@ -92,11 +98,12 @@ def _update_actions(reaches: Sequence[Reach]) -> list[Any]:
 class TouchStore:
     """Records reaches per customer and reads them back for a whole stream batch."""
 
-    def record_reaches(self, merchant_id: str, reaches: Iterable[Reach]) -> None:
+    def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None:
         """Append reaches to their customers' touches: one TransactWriteItems per 100 customers.
 
-        Idempotent: a redelivered chunk ADDs the same set members again. Record only final outcomes: a
-        succeeded reach (`held_out=False`) or a holdout decision (`held_out=True`).
+        Idempotent: a redelivered chunk ADDs the same set members again (reaches built from the stored ledger
+        encode identically), and with `now` the expired-slot clean-up cannot touch newer reaches. Record only
+        final outcomes: a succeeded reach (`held_out=False`) or a holdout decision (`held_out=True`).
         """
         by_customer: dict[str, list[Reach]] = {}
         for reach in reaches:
@@ -105,7 +112,7 @@ class TouchStore:
         customers = sorted(by_customer)
         for start in range(0, len(customers), TX_MAX_ITEMS):
             group = customers[start:start + TX_MAX_ITEMS]
-            self._write(merchant_id, [(c, _update_actions(by_customer[c])) for c in group])
+            self._write(merchant_id, [(c, _update_actions(by_customer[c], now)) for c in group])
 
     @staticmethod
     def _write(merchant_id: str, updates: list[tuple[str, list[Any]]]) -> None:

@@ -8,10 +8,14 @@ defaults, so the local stack rewrites those the same way.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from chalicelib.core.errors import AppError, Forbidden, NotFound, Unauthorized
+from chalicelib.core.errors import AppError, Forbidden, NotFound, Unauthorized, Unavailable
 from chalicelib.core.http import error_body
+from chalicelib.core.transient import RETRY_AFTER_SECONDS
+
+log = logging.getLogger(__name__)
 
 
 def gateway_error(status: int, headers: dict[str, str], body: bytes) -> AppError | None:
@@ -28,6 +32,16 @@ def gateway_error(status: int, headers: dict[str, str], body: bytes) -> AppError
     if status == 403:
         return Forbidden("the API key is unknown or revoked", field="header.Authorization")
     return None
+
+
+def authorizer_failure() -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's AUTHORIZER_FAILURE as infra/package.py configures it: 503 + Retry-After, our JSON shape.
+
+    The authorizer fails when the key lookup meets a throttled or failing DynamoDB; the client may resend.
+    """
+    err = Unavailable("the API key could not be checked right now; retry shortly", field="header.Authorization")
+    return (err.status, {"Content-Type": "application/json", "Retry-After": str(RETRY_AFTER_SECONDS)},
+            json.dumps(error_body(err)).encode())
 
 
 def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -54,7 +68,11 @@ class ApiClient:
             sent["Authorization"] = f"Bearer {token}"
         payload: bytes | str | None = raw if raw is not None else (json.dumps(body) if body is not None else None)
         data = payload.encode() if isinstance(payload, str) else payload
-        response = self.http.request(method, path, headers=sent, body=data or b"")
+        try:
+            response = self.http.request(method, path, headers=sent, body=data or b"")
+        except Exception:  # only the authorizer's failures escape chalice's gateway (a view's answer 500)
+            log.warning("authorizer failed on %s %s", method, path, exc_info=True)
+            return ApiResponse(*authorizer_failure())
         status, out_headers, out_body = rewrite(response.status_code, dict(response.headers), response.body or b"")
         return ApiResponse(status, out_headers, out_body)
 

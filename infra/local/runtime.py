@@ -13,7 +13,7 @@ from typing import Any
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
-from chalicelib.core.resources import QUEUES
+from chalicelib.core.resources import QUEUES, STREAM_BATCH_SIZE
 from infra.local.provision import provision
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class LocalRuntime:
         streams = wiring.client("dynamodbstreams")
         delivered = 0
         for shard_id, iterator in list(self._iterators.items()):
-            got = streams.get_records(ShardIterator=iterator, Limit=100)
+            got = streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_SIZE)  # one batch per page
             self._iterators[shard_id] = got["NextShardIterator"]
             pending = [_lambda_record(r, self._stream_arn) for r in got.get("Records", [])]
             attempts = 0

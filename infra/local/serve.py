@@ -37,6 +37,34 @@ class GatewayHandler(ChaliceRequestHandler):
         status, headers, body = rewrite(error.CODE, dict(error.headers), error.body or b"")
         self._send_http_response(status, headers, body)
 
+    def _generic_handle(self) -> None:
+        gateway = self.local_gateway
+        handle = gateway.handle_request
+
+        def guarded(**kwargs: Any) -> Any:
+            try:
+                return handle(**kwargs)
+            except LocalGatewayException:
+                raise
+            except Exception as exc:  # only the authorizer's failures escape (a failing view answers 500)
+                log.warning("authorizer failed: %s", exc)
+                raise AuthorizerFailure() from exc
+
+        gateway.handle_request = guarded  # type: ignore[method-assign,assignment]
+        super()._generic_handle()
+
+
+class AuthorizerFailure(LocalGatewayException):
+    """API Gateway's AUTHORIZER_FAILURE, answered as infra/package.py configures it (503 + Retry-After)."""
+
+    CODE = 503
+
+    def __init__(self) -> None:
+        from infra.local.gateway import authorizer_failure
+
+        _, headers, body = authorizer_failure()
+        super().__init__(headers, body)
+
 
 class EventPump(threading.Thread):
     """Every `interval` seconds: `tick` once per new wall-clock minute, then drain queues and stream."""

@@ -20,7 +20,7 @@ def _post(api: Any, merchant: Any, path: str, body: dict[str, Any]) -> Any:
 
 
 def record_reaches_from_ledger(merchant_id: str, campaign_id: str, window_days: int) -> int:
-    """What the dispatch worker does after a chunk's outcomes are final (idempotent if it already did)."""
+    """What the dispatch worker did after each chunk's outcomes were final, again: it must change nothing."""
     deliveries = factory.delivery_source().deliveries(merchant_id, campaign_id, None, None)
     reaches = [Reach(d.customer_id, campaign_id, d.run_id, d.at, d.status is DeliveryStatus.HELD_OUT,
                      d.coupon_instance_ids, window_days)
@@ -45,7 +45,10 @@ def test_holdout_campaign_report_lift_matches_a_hand_computation(api, merchant, 
     set_watermark(sent_at)  # other tests moved the tick's watermark: catch up one minute, not days
     runtime.tick(sent_at)
     runtime.drain()
+    recorded = wiring.touch_store().get_many(merchant.id, ids)  # dispatch recorded every reach and holdout
+    assert sorted(recorded) == ids and {len(r) for r in recorded.values()} == {1}
     assert record_reaches_from_ledger(merchant.id, cid, 7) == 80
+    assert wiring.touch_store().get_many(merchant.id, ids) == recorded
     deliveries = {d.customer_id: d for d in factory.delivery_source().deliveries(merchant.id, cid, None, None)}
     treated = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.REACHED)
     control = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.HELD_OUT)
@@ -82,4 +85,5 @@ def test_holdout_campaign_report_lift_matches_a_hand_computation(api, merchant, 
     recipients = api.get(f"/v1/campaigns/{cid}/recipients?status=converted&limit=200", token=merchant.token).json
     assert len(recipients["items"]) == 21
     mine = next(i for i in recipients["items"] if i["customer_id"] == first)
-    assert mine["status"] == "reached" and mine["coupons"][0]["status"] == "claimed" and mine["amount_fen"] == 3000
+    # The order named the coupon: the redemption hook (ahead of attribution on the stream) redeemed it.
+    assert mine["status"] == "reached" and mine["coupons"][0]["status"] == "redeemed" and mine["amount_fen"] == 3000

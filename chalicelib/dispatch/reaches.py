@@ -1,0 +1,35 @@
+"""Reaches for attribution: a chunk's reached and held-out customers, rebuilt identically from its ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core.clock import parse_iso
+from chalicelib.dispatch.model import Chunk, Outcome, Run
+from chalicelib.reports.model import MAX_WINDOW_DAYS, Reach
+
+DEFAULT_WINDOW_DAYS = 7
+
+
+def window_days(snapshot: dict[str, Any]) -> int:
+    """The campaign's attribution window (campaigns validate 1-90; older bodies may lack it)."""
+    days = int(snapshot.get("attribution_window_days") or DEFAULT_WINDOW_DAYS)
+    return min(max(days, 1), MAX_WINDOW_DAYS)
+
+
+def reaches_of(chunk: Chunk, run: Run) -> list[Reach]:
+    """Every final reach (succeeded) and holdout decision of the chunk.
+
+    Everything comes from the stored ledger entry (its `at`, its coupon instances), never from the clock, so
+    recording the chunk again after a crash or a redelivery yields the very same reaches: the touch store's
+    set semantics then make the second recording a no-op.
+    """
+    window = window_days(run.snapshot)
+    out = []
+    for customer_id, entry in sorted(chunk.ledger.items()):
+        if entry.outcome not in (Outcome.SUCCEEDED, Outcome.HELD_OUT):
+            continue
+        at = parse_iso(entry.at) if entry.at else run.occurrence
+        out.append(Reach(customer_id, run.campaign_id, run.run_id, at, entry.outcome is Outcome.HELD_OUT,
+                         entry.instances, window))
+    return out

@@ -1,0 +1,83 @@
+"""Activation-time quota check: a send that would exceed a merchant quota knowably now is refused with 429."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.core.errors import QuotaExceeded
+from chalicelib.dispatch.snapshot import view
+from chalicelib.guardrails.policy import audience_of
+from chalicelib.guardrails.rules import (
+    ITEM_KIND,
+    QUOTA_AUDIENCE_DAILY,
+    QUOTA_AUDIENCE_MONTHLY,
+    QUOTA_MONTHLY_ITEM,
+    QUOTA_MONTHLY_STORE,
+    day_key,
+    local_day,
+    month_key,
+)
+from chalicelib.guardrails.store import GuardStore, coupons_key, month_state, sends_key, slot_key
+from chalicelib.tenancy.model import MerchantSettings
+
+MAX_RECIPIENTS = "quota_max_recipients"
+
+
+class QuotaAdmission:
+    """What can be known before the first send: quotas already used up, explicit lists larger than what is left."""
+
+    def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings],
+                 coupon_kind: Callable[[str, str], str | None]) -> None:
+        self._store = store
+        self._settings = settings_of
+        self._kind = coupon_kind
+
+    def check(self, merchant_id: str, campaign_id: str, data: dict[str, Any], first_run: datetime | None,
+              now: datetime) -> None:
+        """Raise QuotaExceeded (429, `field` naming the merchant setting) for the campaign's first send."""
+        campaign = view(campaign_id, "scheduled", data)
+        if campaign.triggered:
+            return  # touches trickle in over time: their recipients past a quota are suppressed when sent
+        settings = self._settings(merchant_id)
+        g, tz = settings.guardrails, settings.timezone
+        at = first_run or now
+        listed = campaign.target.get("customer_ids") if campaign.target.get("kind") == "customers" else None
+        size = len(listed) if isinstance(listed, list) else None
+        if size is not None and size > g.max_recipients_per_send:
+            raise QuotaExceeded(f"{MAX_RECIPIENTS}: {size} customers listed, at most {g.max_recipients_per_send} "
+                                "per send", field="settings.guardrails.max_recipients_per_send")
+        store = item = 0
+        for grant in campaign.coupons:
+            if self._kind(merchant_id, grant.coupon_id) == ITEM_KIND:
+                item += grant.quantity
+            else:
+                store += grant.quantity
+        audience = audience_of(campaign)
+        issue_month = month_key(local_day(at, tz))
+        day = local_day(at, tz)
+        keys = [coupons_key(merchant_id, issue_month)]
+        if audience is not None:
+            keys += [sends_key(merchant_id, month_key(day)), slot_key(merchant_id, audience, day_key(day))]
+        items = self._store.read(keys) if store or item or audience else {}
+        used = month_state(items.get(coupons_key(merchant_id, issue_month)))
+        for units, left, reason, name in ((store, g.monthly_store_coupons - used.store, QUOTA_MONTHLY_STORE,
+                                           "monthly_store_coupons"),
+                                          (item, g.monthly_item_coupons - used.item, QUOTA_MONTHLY_ITEM,
+                                           "monthly_item_coupons")):
+            needed = units * (size or 1)
+            if units and needed > left:
+                raise QuotaExceeded(f"{reason}: {issue_month} has {max(0, left)} of {getattr(g, name)} left, the "
+                                    f"send needs {needed}", field=f"settings.guardrails.{name}")
+        if audience is None:
+            return
+        slot = items.get(slot_key(merchant_id, audience, day_key(day)))
+        if g.audience_sends_per_day < 1 or slot is not None:
+            raise QuotaExceeded(f"{QUOTA_AUDIENCE_DAILY}: audience {audience} was already sent to on "
+                                f"{day.isoformat()}", field="settings.guardrails.audience_sends_per_day")
+        sends = month_state(items.get(sends_key(merchant_id, month_key(day))))
+        if len(sends.audience_runs) >= g.audience_sends_per_month:
+            raise QuotaExceeded(f"{QUOTA_AUDIENCE_MONTHLY}: {len(sends.audience_runs)} audience sends in "
+                                f"{month_key(day)}, at most {g.audience_sends_per_month}",
+                                field="settings.guardrails.audience_sends_per_month")

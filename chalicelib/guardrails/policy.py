@@ -1,0 +1,163 @@
+"""The GuardrailPolicy dispatch calls: quiet-hour deferrals, caps and quotas as writes in the chunk transaction."""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.dispatch.model import Recipient
+from chalicelib.dispatch.policy import SHARED, PolicyContext, PolicyDecision
+from chalicelib.dispatch.snapshot import CampaignView
+from chalicelib.guardrails.rules import (
+    ITEM_KIND,
+    MESSAGE_CHANNELS,
+    RISK,
+    Grant,
+    Limits,
+    MonthState,
+    allot,
+    day_key,
+    limits_of,
+    local_day,
+    month_key,
+    quiet_until,
+    static_reason,
+    violations,
+    write_for,
+)
+from chalicelib.guardrails.store import (
+    GuardStore,
+    coupons_key,
+    coupons_op,
+    customer_op,
+    guard_key,
+    month_state,
+    sends_key,
+    sends_op,
+    slot_key,
+    slot_op,
+)
+from chalicelib.tenancy.model import MerchantSettings
+
+KIND_TTL = 60.0
+COUPONS_TAG, SENDS_TAG, SLOT_TAG = "*coupons", "*sends", "*slot"
+
+
+def audience_of(campaign: CampaignView, run_kind: str = "occurrence") -> str | None:
+    """The audience a calendar send goes to (counts toward the audience quotas); None for other targets and for
+    triggered campaigns, whose touches are not audience sends."""
+    target = campaign.target
+    if campaign.triggered or run_kind != "occurrence" or str(target.get("kind") or "") != "audience":
+        return None
+    return str(target.get("audience_id") or "") or None
+
+
+class Guardrails:
+    """SPEC §8 through the dispatch port: decide() never reads; explain() reads only after a condition failed."""
+
+    items_per_recipient = 1  # the customer's guard item
+
+    def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings],
+                 coupon_kind: Callable[[str, str], str | None]) -> None:
+        self._store = store
+        self._settings = settings_of
+        self._coupon_kind = coupon_kind
+        self._kinds: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    def fixed_items(self, campaign: CampaignView) -> int:
+        """Per transaction: the month's coupon counter, the audience's month and day items, a deferral's due item."""
+        return 1 + (1 if campaign.coupons else 0) + (2 if audience_of(campaign) else 0)
+
+    def _kind(self, merchant_id: str, coupon_id: str) -> str | None:
+        key = (merchant_id, coupon_id)
+        hit = self._kinds.get(key)
+        if hit is None or _time.monotonic() - hit[0] > KIND_TTL:
+            hit = (_time.monotonic(), self._coupon_kind(merchant_id, coupon_id))
+            self._kinds[key] = hit
+        return hit[1]
+
+    def grant(self, merchant_id: str, campaign: CampaignView, run_kind: str = "occurrence") -> Grant:
+        store = item = 0
+        for g in campaign.coupons:
+            if self._kind(merchant_id, g.coupon_id) == ITEM_KIND:
+                item += g.quantity
+            else:
+                store += g.quantity
+        return Grant(campaign.campaign_id, campaign.channel in MESSAGE_CHANNELS, store, item,
+                     audience_of(campaign, run_kind))
+
+    def limits(self, merchant_id: str, campaign: CampaignView) -> Limits:
+        return limits_of(self._settings(merchant_id), campaign.data.get("guardrails"))
+
+    def decide(self, ctx: PolicyContext, candidates: list[Recipient]) -> PolicyDecision:
+        limits = self.limits(ctx.merchant_id, ctx.campaign)
+        decision = PolicyDecision()
+        until = quiet_until(ctx.now, ctx.timezone, limits.quiet)
+        if until is not None:  # nobody is reached in quiet hours: the whole group waits for their end
+            decision.deferred = {r.customer_id: until for r in candidates}
+            return decision
+        grant = self.grant(ctx.merchant_id, ctx.campaign, ctx.run_kind)
+        write = write_for(grant, limits, ctx.now, ctx.timezone)
+        static = static_reason(write)
+        sending: list[str] = []
+        for r in candidates:
+            reason = RISK if r.risk_flagged else static
+            if reason is not None:
+                decision.suppressed[r.customer_id] = reason
+            else:
+                sending.append(r.customer_id)
+        # Quotas no state can allow (more units than the whole month's quota, a zero audience quota).
+        first = allot(sending, grant, limits, MonthState(), MonthState(), ctx.run_id, None)
+        decision.suppressed.update(first.refused)
+        for cid in first.admitted:
+            decision.writes.append((cid, customer_op(ctx.merchant_id, cid, write, f"policy:{cid}")))
+        if first.admitted:
+            decision.writes += [(SHARED, op) for op in self._shared_ops(ctx, grant, limits, len(first.admitted))]
+        return decision
+
+    def _shared_ops(self, ctx: PolicyContext, grant: Grant, limits: Limits, sending: int) -> list[Any]:
+        ops: list[Any] = []
+        if grant.store_units or grant.item_units:
+            month = month_key(local_day(ctx.now, ctx.timezone))  # coupons count in the month they are issued
+            ops.append(coupons_op(ctx.merchant_id, month, grant.store_units * sending, grant.item_units * sending,
+                                  limits.monthly_store, limits.monthly_item, ctx.now, f"policy:{COUPONS_TAG}"))
+        if grant.audience_id is not None:
+            day = local_day(ctx.occurrence or ctx.now, ctx.timezone)  # a send counts on its occurrence's day
+            ops.append(sends_op(ctx.merchant_id, month_key(day), ctx.run_id, limits.audience_per_month, ctx.now,
+                                f"policy:{SENDS_TAG}"))
+            ops.append(slot_op(ctx.merchant_id, grant.audience_id, day_key(day), ctx.run_id, ctx.now,
+                               f"policy:{SLOT_TAG}"))
+        return ops
+
+    def explain(self, ctx: PolicyContext, failed: list[str], sending: list[Recipient]) -> dict[str, str]:
+        """Verdicts for the customers whose conditions failed (read back now); those not named are retried."""
+        limits = self.limits(ctx.merchant_id, ctx.campaign)
+        grant = self.grant(ctx.merchant_id, ctx.campaign, ctx.run_kind)
+        write = write_for(grant, limits, ctx.now, ctx.timezone)
+        customers = [k for k in failed if not k.startswith("*")]
+        shared = any(k.startswith("*") for k in failed)
+        keys = [guard_key(ctx.merchant_id, c) for c in customers]
+        issue_month = month_key(local_day(ctx.now, ctx.timezone))
+        send_day = local_day(ctx.occurrence or ctx.now, ctx.timezone)
+        if shared:
+            keys.append(coupons_key(ctx.merchant_id, issue_month))
+            if grant.audience_id is not None:
+                keys += [sends_key(ctx.merchant_id, month_key(send_day)),
+                         slot_key(ctx.merchant_id, grant.audience_id, day_key(send_day))]
+        items = self._store.read(keys)
+        verdicts: dict[str, str] = {}
+        for cid in customers:
+            found = violations(items.get(guard_key(ctx.merchant_id, cid)) or {}, write)
+            if found:
+                verdicts[cid] = found[0]
+        if shared:
+            slot = items.get(slot_key(ctx.merchant_id, grant.audience_id, day_key(send_day))) if grant.audience_id \
+                else None
+            rest = [r.customer_id for r in sending if r.customer_id not in verdicts]
+            result = allot(rest, grant, limits, month_state(items.get(coupons_key(ctx.merchant_id, issue_month))),
+                           month_state(items.get(sends_key(ctx.merchant_id, month_key(send_day)))), ctx.run_id,
+                           str(slot["run"]) if slot and slot.get("run") else None)
+            verdicts.update(result.refused)
+        return verdicts
+

@@ -1,0 +1,212 @@
+"""Guard items in the dispatch table: one per customer (all its caps) and a merchant's quota counters.
+
+Writes are transaction operations (dispatch.txn.TxOp) that ride in the chunk's TransactWriteItems, beside the
+ledger entries and coupon instances of the same customers: a cap is taken only if the delivery is recorded, and
+a delivery is recorded only if the cap still allowed it. Nothing here reads before it writes; reads serve only
+to explain a failed condition and to maintain the risk facts outside the dispatch path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import size as _untyped_size
+from pynamodb.expressions.operand import Path
+from pynamodb.models import Model
+
+from chalicelib.core.config import get_config
+from chalicelib.core.dynamo import is_condition_failure, table_meta
+from chalicelib.dispatch.txn import TxOp
+from chalicelib.guardrails.rules import GUARD_TTL_DAYS, CustomerWrite, MonthState, RiskRule, prune_claims, risk_interval
+
+GUARD_SK = "GUARD"
+QUOTA_TTL_DAYS = 400
+_deserialize = TypeDeserializer().deserialize
+
+
+class GuardItem(Model):
+    """Declared attributes only; the windowed counters (`md_*`, `ws_*`, `wi_*`, `rc_*`) are addressed by Path."""
+
+    Meta = table_meta("dispatch")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)
+    cm = NumberAttribute(null=True)  # local day ordinal of the last coupon message
+    rk_from = NumberAttribute(null=True)  # risk interval [rk_from, rk_until), epoch seconds
+    rk_until = NumberAttribute(null=True)
+    rd = NumberAttribute(null=True)  # last coupon redemption, epoch seconds
+    rv = NumberAttribute(null=True)  # version of the risk facts (they are read, recomputed and written back)
+    st = NumberAttribute(null=True)  # month: store coupon units issued
+    it = NumberAttribute(null=True)  # month: item coupon units issued
+    run = UnicodeAttribute(null=True)  # audience day slot: the run holding it
+    expires_at = NumberAttribute(null=True)
+
+
+def guard_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
+    return f"{merchant_id}#GUARD#{customer_id}", GUARD_SK
+
+
+def quota_pk(merchant_id: str) -> str:
+    return f"{merchant_id}#QUOTA"
+
+
+def coupons_key(merchant_id: str, month: str) -> tuple[str, str]:
+    return quota_pk(merchant_id), f"M#{month}"
+
+
+def sends_key(merchant_id: str, month: str) -> tuple[str, str]:
+    return quota_pk(merchant_id), f"S#{month}"
+
+
+def slot_key(merchant_id: str, audience_id: str, day: str) -> tuple[str, str]:
+    return quota_pk(merchant_id), f"A#{audience_id}#{day}"
+
+
+def size(path: Path) -> Any:
+    """DynamoDB's size() (PynamoDB leaves it untyped)."""
+    return _untyped_size(path)  # type: ignore[no-untyped-call]
+
+
+def _and(conditions: list[Condition]) -> Condition | None:
+    out: Condition | None = None
+    for c in conditions:
+        out = c if out is None else out & c
+    return out
+
+
+def customer_op(merchant_id: str, customer_id: str, write: CustomerWrite, tag: str) -> TxOp:
+    """The conditional update of one customer's guard item (rules.violations / rules.apply, as DynamoDB)."""
+    conditions: list[Condition] = []
+    actions: list[Any] = [GuardItem.kind.set("guard"), GuardItem.expires_at.set(write.expires_at)]
+    if write.risk_at is not None:
+        conditions.append(GuardItem.rk_until.does_not_exist() | (GuardItem.rk_until <= write.risk_at)
+                          | (GuardItem.rk_from > write.risk_at))
+    for name in write.exclude:
+        path = Path(name)
+        conditions.append(path.does_not_exist() | ((size(path) == 1) & path.contains(write.campaign_id)))
+    for counter in write.counters:
+        path = Path(counter.name)
+        conditions.append(path.does_not_exist() | (path <= counter.cap - counter.add))
+        actions.append(path.set((path | 0) + counter.add))
+        actions += [Path(name).remove() for name in counter.stale]
+    if write.cooldown_since is not None:
+        conditions.append(GuardItem.cm.does_not_exist() | (GuardItem.cm <= write.cooldown_since))
+    if write.coupon_message:
+        conditions.append(GuardItem.cm.does_not_exist() | (GuardItem.cm <= write.today))
+        actions.append(GuardItem.cm.set(write.today))
+    actions.append(Path(write.reach).add({write.campaign_id}))
+    actions += [Path(name).remove() for name in write.reach_stale]
+    pk, sk = guard_key(merchant_id, customer_id)
+    return TxOp("update", GuardItem(pk, sk), tag, _and(conditions), actions)
+
+
+def _ttl(now: datetime) -> int:
+    return int(now.timestamp()) + QUOTA_TTL_DAYS * 86400
+
+
+def coupons_op(merchant_id: str, month: str, store: int, item: int, store_cap: int, item_cap: int, now: datetime,
+               tag: str) -> TxOp:
+    """Coupon units of this transaction added to the merchant's month, each kind only while within its quota."""
+    conditions: list[Condition] = []
+    actions: list[Any] = [GuardItem.kind.set("quota"), GuardItem.expires_at.set(_ttl(now))]
+    for attr, n, cap in ((GuardItem.st, store, store_cap), (GuardItem.it, item, item_cap)):
+        if n:
+            conditions.append(attr.does_not_exist() | (attr <= cap - n))
+            actions.append(attr.add(n))
+    pk, sk = coupons_key(merchant_id, month)
+    return TxOp("update", GuardItem(pk, sk), tag, _and(conditions), actions)
+
+
+def sends_op(merchant_id: str, month: str, run_id: str, cap: int, now: datetime, tag: str) -> TxOp:
+    """The run counted once among the month's audience sends (a set of run ids: replays add nothing)."""
+    runs = Path("runs")
+    condition = runs.does_not_exist() | runs.contains(run_id) | (size(runs) < cap)
+    pk, sk = sends_key(merchant_id, month)
+    return TxOp("update", GuardItem(pk, sk), tag, condition,
+                [GuardItem.kind.set("quota"), GuardItem.expires_at.set(_ttl(now)), runs.add({run_id})])
+
+
+def slot_op(merchant_id: str, audience_id: str, day: str, run_id: str, now: datetime, tag: str) -> TxOp:
+    """The audience's send of the local day: taken by the first run, held by it for all its chunks."""
+    pk, sk = slot_key(merchant_id, audience_id, day)
+    return TxOp("update", GuardItem(pk, sk), tag, GuardItem.run.does_not_exist() | (GuardItem.run == run_id),
+                [GuardItem.kind.set("quota"), GuardItem.run.set(run_id), GuardItem.expires_at.set(_ttl(now))])
+
+
+def month_state(item: dict[str, Any] | None) -> MonthState:
+    item = item or {}
+    return MonthState(int(item.get("st") or 0), int(item.get("it") or 0),
+                      frozenset(str(r) for r in item.get("runs") or ()))
+
+
+class GuardStore:
+    """Consistent raw reads of guard and quota items, and the risk facts' read-modify-write."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._table = get_config().table("dispatch")
+
+    def read(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by key (absent ones left out): BatchGetItem, 100 keys a request."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self._table: {
+                "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start:start + 100]],
+                "ConsistentRead": True}}
+            for attempt in range(8):
+                got = self._client.batch_get_item(RequestItems=request)
+                for raw in got.get("Responses", {}).get(self._table, []):
+                    item = {k: _deserialize(v) for k, v in raw.items()}
+                    found[(item["pk"], item["sk"])] = item
+                request = got.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            else:
+                raise RuntimeError("BatchGetItem left keys unprocessed")
+        return found
+
+    def record_claim(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule) -> None:
+        """A coupon claimed by the customer: kept (within the rule's window) and the risk interval recomputed."""
+        self._update_risk(merchant_id, customer_id, at, rule, claim=int(at.timestamp()))
+
+    def record_redemption(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule) -> None:
+        """A coupon redeemed by one of the customer's orders: it clears the risk rule for the window."""
+        self._update_risk(merchant_id, customer_id, at, rule, redeemed=int(at.timestamp()))
+
+    def _update_risk(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule, *,
+                     claim: int | None = None, redeemed: int | None = None) -> None:
+        key = guard_key(merchant_id, customer_id)
+        for _ in range(8):
+            item = self.read([key]).get(key, {})
+            claims = [int(c) for c in item.get("cl") or ()]
+            if claim is not None:
+                claims.append(claim)
+            claims = prune_claims(claims, at, rule)
+            last = int(item["rd"]) if item.get("rd") is not None else None
+            if redeemed is not None and (last is None or redeemed > last):
+                last = redeemed
+            start, until = risk_interval(claims, last, rule)
+            version = int(item.get("rv") or 0)
+            actions: list[Any] = [GuardItem.kind.set("guard"), Path("cl").set(claims), GuardItem.rk_from.set(start),
+                                  GuardItem.rk_until.set(until), GuardItem.rv.set(version + 1),
+                                  GuardItem.expires_at.set(int(at.timestamp()) + GUARD_TTL_DAYS * 86400)]
+            if last is not None:
+                actions.append(GuardItem.rd.set(last))
+            condition = GuardItem.rv.does_not_exist() if not version else GuardItem.rv == version
+            try:
+                GuardItem(*key).update(actions=actions, condition=condition)
+                return
+            except UpdateError as exc:
+                if not is_condition_failure(exc):
+                    raise
+        raise RuntimeError(f"risk facts of {customer_id} kept changing")

@@ -1,0 +1,121 @@
+"""Dispatch records reaches for attribution exactly once (crash between outcome and recording, redelivery), and
+orders on the activity stream redeem campaign coupons and are attributed to the campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.core.clock import to_iso
+from chalicelib.coupons.model import InstanceStatus
+from chalicelib.dispatch.model import Outcome
+from chalicelib.reports.model import Reach
+from chalicelib.reports.touches import EPOCH_DAYS, TouchStore
+from tests.integration.test_dispatch_support import (
+    campaign_body,
+    make_coupon,
+    runs_of,
+    seed_customers,
+    start_campaign,
+    tick_and_drain,
+    wallet_counts,
+)
+from tests.integration.test_dispatch_targets import ledger_of, relax_guardrails
+
+NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fast_transactions() -> Iterator[None]:
+    from bench import motofast
+
+    motofast.install()
+    yield
+    motofast.uninstall()
+
+
+class Crash(Exception):
+    """The dispatch worker fails right around its reach recording (the chunk's outcomes are already final)."""
+
+
+def _send(api: Any, merchant: Any, clock: Any, runtime: Any, ids: list[str], holdout: int) -> tuple[str, str]:
+    relax_guardrails(api, merchant.token)
+    seed_customers(api, merchant, ids)
+    coupon = make_coupon(api, merchant)
+    clock.set(NOW)
+    runtime.set_time(NOW)
+    cid = start_campaign(api, merchant, campaign_body(coupon, {"kind": "customers", "customer_ids": ids},
+                                                      holdout_percent=holdout, attribution_window_days=10))
+    tick_and_drain(runtime, NOW)
+    return cid, runs_of(api, merchant, cid)[0]["run_id"]
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_touches_hold_each_reach_once_when_the_worker_dies_around_recording_them(api, merchant, clock, runtime,
+                                                                               monkeypatch, when):
+    calls = {"n": 0}
+    original = TouchStore.record_reaches
+
+    def crashing(self: TouchStore, merchant_id: str, reaches: Any, now: datetime | None = None) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1 and when == "before":
+            raise Crash("died before the touches were written")
+        original(self, merchant_id, reaches, now)
+        if calls["n"] == 1:
+            raise Crash("died after the touches were written, before the message was deleted")
+
+    monkeypatch.setattr(TouchStore, "record_reaches", crashing)
+    ids = [f"r{i:02d}" for i in range(30)]
+    cid, run_id = _send(api, merchant, clock, runtime, ids, holdout=30)
+    assert calls["n"] >= 2  # the redelivered message found its chunk done and recorded again
+    ledger = ledger_of(merchant.id, run_id)
+    assert {e.outcome for e in ledger.values()} == {Outcome.SUCCEEDED, Outcome.HELD_OUT}
+    touches = wiring.touch_store().get_many(merchant.id, ids)
+    assert set(touches) == set(ids)
+    for customer, reaches in touches.items():
+        entry = ledger[customer]
+        assert reaches == [Reach(customer, cid, run_id, NOW, entry.outcome is Outcome.HELD_OUT, entry.instances, 10)]
+    reached = [c for c, e in ledger.items() if e.outcome is Outcome.SUCCEEDED]
+    assert wallet_counts(merchant.id, ids) == {c: int(c in reached) for c in ids}
+
+
+def test_an_order_redeems_its_coupon_and_is_attributed_when_it_comes_through_the_orders_api(api, merchant, clock,
+                                                                                          runtime):
+    ids = [f"o{i:02d}" for i in range(12)]
+    cid, run_id = _send(api, merchant, clock, runtime, ids, holdout=0)
+    ledger = ledger_of(merchant.id, run_id)
+    instance = ledger["o03"].instances[0]
+    later = NOW + timedelta(days=2)
+    clock.set(later)
+    runtime.set_time(later)
+    paid = to_iso(NOW + timedelta(days=1))
+    orders = [{"order_id": "ord-coupon", "customer_id": "o03", "paid_at": paid, "amount_fen": 5000,
+               "discount_fen": 1000, "coupon_instance_id": instance},
+              {"order_id": "ord-plain", "customer_id": "o04", "paid_at": paid, "amount_fen": 2000}]
+    assert api.post("/v1/orders/batch", {"items": orders}, token=merchant.token).status == 200
+    runtime.drain()
+    redeemed = wiring.wallet_store().get_instance(merchant.id, instance)
+    assert redeemed is not None and redeemed.status is InstanceStatus.REDEEMED
+    assert redeemed.order_id == "ord-coupon" and redeemed.campaign_id == cid
+    report = api.get(f"/v1/campaigns/{cid}/report", token=merchant.token)
+    assert report.status == 200, report
+    revenue = report.json["revenue"]
+    assert (revenue["orders"], revenue["coupon_orders"], revenue["gmv_fen"]) == (2, 1, 7000)
+    assert report.json["funnel"]["reached"] == 12 and report.json["funnel"]["ordered"] == 2
+
+
+def test_a_late_repeat_of_an_old_reach_keeps_newer_touches_when_recorded_with_now(aws, merchant):
+    store = TouchStore()
+    old_at = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+    epoch_end = datetime.fromtimestamp((int(old_at.timestamp()) // (EPOCH_DAYS * 86400) + 1) * EPOCH_DAYS * 86400,
+                                       tz=UTC)
+    old = Reach("cx", "cmp_old", "run_old", epoch_end - timedelta(hours=1), window_days=7)
+    new = Reach("cx", "cmp_new", "run_new", epoch_end + timedelta(hours=1), window_days=7)
+    store.record_reaches(merchant.id, [old], now=old.at)
+    store.record_reaches(merchant.id, [new], now=new.at)
+    store.record_reaches(merchant.id, [old], now=new.at + timedelta(minutes=5))  # a redelivered chunk, later
+    assert store.get_many(merchant.id, ["cx"])["cx"] == [old, new]
