@@ -16,7 +16,7 @@ ORDERS = int(os.environ.get("BENCH_ORDERS", "1000"))
 TARGET_PER_1000 = 80
 CAMPAIGN = "cmp_bench"
 INGEST, CONSUMER, PUMP_STAGE = "ingest API", "stream consumer", "local event pump"
-HEADLINE = "1,000 attributed"
+HEADLINE = f"{ORDERS:,} attributed"
 
 
 def _env() -> None:
@@ -163,7 +163,7 @@ def _report(phases: list[Phase], stages: list[str]) -> str:
 
 def main() -> int:
     _env()
-    from bench.counting import RequestCounter
+    from bench.counting import RequestCounter, fresh_clients
 
     counter = RequestCounter().install()
     import moto
@@ -180,7 +180,7 @@ def main() -> int:
             from infra.local.gateway import ApiClient
             from infra.local.provision import provision
 
-            wiring.reset()
+            fresh_clients()  # every client, PynamoDB's too, rebuilt to report to this counter
             provision()
             import app as handlers
             from infra.local.runtime import LocalRuntime

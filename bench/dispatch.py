@@ -102,7 +102,7 @@ def _table(results: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     _env()
-    from bench.counting import RequestCounter
+    from bench.counting import RequestCounter, fresh_clients
 
     counter = RequestCounter().install()
     import moto
@@ -116,7 +116,7 @@ def main() -> int:
             from infra.local.gateway import ApiClient
             from infra.local.provision import provision
 
-            wiring.reset()
+            fresh_clients()  # every client, PynamoDB's too, rebuilt to report to this counter
             provision()
             from app import app
 

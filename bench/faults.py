@@ -27,7 +27,8 @@ HOLDOUT = 10
 API_ATTEMPTS = 8
 SEND_MINUTES = 30
 VISIBILITY_SECONDS = 360  # the dispatch queue's visibility timeout (core.resources)
-TICK_ATTEMPTS = 3  # EventBridge retries a failed asynchronous invocation twice
+TICK_ATTEMPTS = 3
+REPLAY_ATTEMPTS = 20  # EventBridge retries a failed asynchronous invocation twice
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
 
 
@@ -58,6 +59,7 @@ class Result:
     stream_retries: int = 0
     dlq: Counter[str] = field(default_factory=Counter)  # messages redriven from each DLQ
     stream_set_aside: int = 0  # records replayed after the stream's retries ran out
+    replay_failures: int = 0  # replays of those that failed again (and were replayed once more)
     checks: list[Check] = field(default_factory=list)
     wall: float = 0.0
 
@@ -217,23 +219,30 @@ class Scenario:
             replay = list(self.runtime.stream_dead_letters)
             self.runtime.stream_dead_letters.clear()
             self.result.stream_set_aside += len(replay)
-            for record in replay:
-                self._replay(record)
+            if replay:
+                self._replay(replay)
             if not moved and not replay:
                 return
         raise AssertionError("messages kept landing in the DLQs")
 
-    def _replay(self, record: dict[str, Any]) -> None:
+    def _replay(self, records: list[dict[str, Any]]) -> None:
+        """Records the stream gave up on, fed again in their order (as an operator replays the on-failure
+        destination's sequence ranges); a failure resumes from the first failed record."""
         from infra.local.runtime import LambdaContext
 
-        for _ in range(10):
+        pending = sorted(records, key=lambda r: int(r["dynamodb"]["SequenceNumber"]))
+        for _ in range(REPLAY_ATTEMPTS):
             try:
-                result = self.runtime.app.activity_stream({"Records": [record]}, LambdaContext()) or {}
-                if not result.get("batchItemFailures"):
-                    return
-            except Exception:  # noqa: S112 - the replay is retried like the stream would
+                result = self.runtime.app.activity_stream({"Records": pending}, LambdaContext()) or {}
+            except Exception:  # noqa: S112 - a failed replay is simply replayed again
+                self.result.replay_failures += 1
                 continue
-        raise AssertionError(f"stream record {record['dynamodb']['SequenceNumber']} could not be replayed")
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            if not failed:
+                return
+            self.result.replay_failures += 1
+            pending = pending[next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed):]
+        raise AssertionError(f"{len(pending)} stream records could not be replayed")
 
     def _redrive(self) -> int:
         """StartMessageMoveTask, by hand: every DLQ message back to its source queue."""
@@ -386,7 +395,7 @@ def report(result: Result, plan: Any) -> str:
                  f"and retried: {result.tick_failures}")
     lines.append(f"redeliveries: SQS {dict(result.sqs_redeliveries) or 0}, stream batch retries "
                  f"{result.stream_retries}; DLQ messages redriven {dict(result.dlq) or 0}; stream records set aside "
-                 f"and replayed {result.stream_set_aside}")
+                 f"and replayed {result.stream_set_aside} (replays failed and repeated: {result.replay_failures})")
     for check in result.checks:
         shown = check.actual if isinstance(check.actual, (int, str, dict)) and len(str(check.actual)) < 160 \
             else "…"

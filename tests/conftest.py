@@ -96,3 +96,16 @@ def runtime(chalice_app: Any) -> Any:
     rt = LocalRuntime(handlers)
     rt.purge()
     return rt
+
+
+@pytest.fixture
+def allow_all(aws: None) -> Iterator[None]:
+    """Dispatch without guardrails (tests of other behaviour that would otherwise meet a cap or quiet hours)."""
+    from chalicelib.dispatch import factory
+    from chalicelib.dispatch.policy import AllowAll
+
+    factory.policy_override.append(AllowAll())
+    factory.reset()  # the plan and deliver services hold the policy they were built with
+    yield
+    factory.policy_override.clear()
+    factory.reset()

@@ -57,7 +57,7 @@ def _position_cursor(merchant_id: str, audience_id: str, pos: paging.Position | 
 
 
 def _position(merchant_id: str, audience_id: str, cursor: str | None) -> paging.Position | None:
-    raw = decode_cursor(cursor, merchant_id)
+    raw = decode_cursor(cursor, merchant_id, store_key=False)
     if raw is None:
         return None
     try:

@@ -8,26 +8,26 @@ from chalicelib import wiring
 from chalicelib.core.auth import READERS, WRITERS
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import Request, route
-from chalicelib.customers.schemas import BatchIn, BatchResult, CustomerOut
+from chalicelib.customers.schemas import BatchResult, CustomerBatchIn, CustomerOut, EventBatchIn, OrderBatchIn
 
 bp = Blueprint(__name__)
 TAG = "customers"
 
 
 @route(bp, "/v1/customers/batch", "POST", summary="Upsert up to 500 customers", tag=TAG, roles=WRITERS,
-       body=BatchIn, response=BatchResult)
+       body=CustomerBatchIn, response=BatchResult)
 def upsert_customers(req: Request) -> BatchResult:
     return wiring.ingest_service().upsert_customers(req.principal.merchant_id, req.body.items)
 
 
 @route(bp, "/v1/orders/batch", "POST", summary="Ingest up to 500 orders (re-sending an id updates it)", tag=TAG,
-       roles=WRITERS, body=BatchIn, response=BatchResult)
+       roles=WRITERS, body=OrderBatchIn, response=BatchResult)
 def ingest_orders(req: Request) -> BatchResult:
     return wiring.ingest_service().ingest_orders(req.principal.merchant_id, req.body.items)
 
 
 @route(bp, "/v1/events/batch", "POST", summary="Ingest up to 500 behaviour events", tag=TAG, roles=WRITERS,
-       body=BatchIn, response=BatchResult)
+       body=EventBatchIn, response=BatchResult)
 def ingest_events(req: Request) -> BatchResult:
     return wiring.ingest_service().ingest_events(req.principal.merchant_id, req.body.items)
 

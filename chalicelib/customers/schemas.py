@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, WithJsonSchema
 
 from chalicelib.core.schemas import Body
 
@@ -129,6 +129,37 @@ class BatchIn(Body):
     """A batch of at most 500 items; each item is validated on its own."""
 
     items: list[dict[str, Any]] = Field(description=f"1..{MAX_BATCH} items")
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def documented_items(model: type[BaseModel]) -> WithJsonSchema:
+    """The OpenAPI schema of a batch's items: `model`, inlined. At run time each item is still validated on its
+    own, so that one bad item is reported by index instead of failing the whole batch."""
+    schema = model.model_json_schema()
+    item = _inline(schema, schema.pop("$defs", {}))
+    return WithJsonSchema({"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": item,
+                           "description": f"1..{MAX_BATCH} items, each a {model.__name__}"})
+
+
+class CustomerBatchIn(BatchIn):
+    items: Annotated[list[dict[str, Any]], documented_items(CustomerIn)]
+
+
+class OrderBatchIn(BatchIn):
+    items: Annotated[list[dict[str, Any]], documented_items(OrderIn)]
+
+
+class EventBatchIn(BatchIn):
+    items: Annotated[list[dict[str, Any]], documented_items(EventIn)]
 
 
 class ItemError(BaseModel):

@@ -261,7 +261,8 @@ class DeliverService:
         if exc.tagged("policy:"):  # a cap or quota lost its condition: the policy reads back who and why
             sending = [r for r in candidates if r.customer_id not in chunk.ledger]
             for cid, reason in self._policy.explain(ctx, exc.tagged("policy:"), sending).items():
-                chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, reason, at=stamp)
+                if cid not in chunk.ledger:  # another verdict of this transaction (already touched...) stands
+                    chunk.ledger[cid] = Entry(Outcome.SUPPRESSED, reason, at=stamp)
         for cid in exc.tagged("coupon:"):
             # An instance with this delivery's id exists (issued outside this ledger): never issue it twice.
             chunk.ledger[cid] = Entry(Outcome.SUCCEEDED, "already_issued", at=stamp)

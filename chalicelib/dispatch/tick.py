@@ -46,10 +46,11 @@ class TickService:
         """Process every bucket from the watermark (or the last 5 minutes) up to now's minute."""
         minute = minute_of(now)
         mark = self._due.watermark()
-        start = minute - timedelta(minutes=REREAD_MINUTES - 1)
-        if mark is not None:
-            start = min(start, mark + timedelta(minutes=1))
-        start = max(start, minute - MAX_CATCHUP)
+        # The re-read window trails the watermark, not the clock: an item written into a minute the last tick had
+        # already read (a due time already past lands in the writer's minute) is found after ticks failed or
+        # stopped for longer than the window, too.
+        start = min(minute, mark + timedelta(minutes=1) if mark is not None else minute)
+        start = max(start - timedelta(minutes=REREAD_MINUTES - 1), minute - MAX_CATCHUP)
         counts: dict[str, int] = defaultdict(int)
         for bucket in minutes_between(start, minute):
             items = self._due.in_bucket(bucket)

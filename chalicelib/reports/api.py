@@ -35,7 +35,7 @@ def _csv(merchant_id: str, name: str, text: str, rows: int) -> Reply:
 
 
 def _recipient_cursor(merchant_id: str, campaign_id: str, cursor: str | None) -> str | None:
-    key = decode_cursor(cursor, merchant_id)
+    key = decode_cursor(cursor, merchant_id, store_key=False)
     if key is None:
         return None
     if key.get("pk") != f"{merchant_id}#RCPT#{campaign_id}" or not isinstance(key.get("after"), str):

@@ -31,6 +31,7 @@ INTERNAL = "internal"
 CONNECT_TIMEOUT = "connect_timeout"
 LOST_RESPONSE = "lost_response"  # the server applied the request, the client saw a read timeout
 KINDS: tuple[str, ...] = (THROTTLE, INTERNAL, CONNECT_TIMEOUT, LOST_RESPONSE)
+NOWHERE = "http://fault-injected.invalid/"
 
 # What Lambda's event source mapping does on AWS (receive, delete, visibility) is not our code's call:
 # the local runtime plays that part, so those operations are left alone.
@@ -261,8 +262,12 @@ class FaultInjector:
             raise ReadTimeoutError(endpoint_url=request.url)
         status, code, message = _ERRORS[(service, decision.kind)]
         body = json.dumps({"__type": code, "message": message}).encode()
-        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0",
-                                                 "x-amzn-RequestId": "fault-injected"}, _Raw(body))
+        answer = AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0",
+                                                   "x-amzn-RequestId": "fault-injected"}, _Raw(body))
+        # botocore calls every before-send handler even after one answered: moto's in-process stub would still
+        # apply the request. Point this attempt's request nowhere so the stub finds no service to run it.
+        request.url = NOWHERE
+        return answer
 
     def _send_for_real(self, client: Any, event_name: str, request: Any) -> int:
         """Let the request reach the server (moto's stub or HTTP); its answer is dropped, its status returned."""

@@ -149,7 +149,7 @@ def history(api: Any, world: World) -> list[Probe]:
 def campaigns_list(api: Any, world: World) -> list[Probe]:
     cursor = quote(a_cursor(api, world, "/v1/campaigns"))
     return [Probe("/v1/campaigns", "empty"), Probe("/v1/campaigns?label=seed", "empty"),
-            Probe("/v1/campaigns?status=active", "empty"), Probe("/v1/campaigns?status=draft", "empty"),
+            Probe("/v1/campaigns?status=running", "empty"), Probe("/v1/campaigns?status=draft", "empty"),
             Probe(f"/v1/campaigns?cursor={cursor}", 400)]
 
 
@@ -220,7 +220,7 @@ SWEEP: dict[tuple[str, str], Case] = {
     ("GET", f"{CAMPAIGN}/report"): each(f"{CAMPAIGN}/report", "campaign_id"),
     ("GET", f"{CAMPAIGN}/recipients"): both(each(f"{CAMPAIGN}/recipients", "campaign_id"),
                                              each(f"{CAMPAIGN}/recipients", "campaign_id", query="?format=csv"),
-                                             each(f"{CAMPAIGN}/recipients", "campaign_id", query="?status=sent")),
+                                             each(f"{CAMPAIGN}/recipients", "campaign_id", query="?status=reached")),
     ("GET", "/v1/dashboard"): paths(*(Probe(f"/v1/dashboard?period={p}", "own") for p in ("yesterday", "7d", "30d"))),
     ("GET", "/v1/history"): history,
     ("GET", "/v1/staff/tasks"): staff_tasks,

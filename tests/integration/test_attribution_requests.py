@@ -100,3 +100,27 @@ def test_a_time_zone_change_reaches_the_stream_consumer_when_the_cached_minute_h
     assert wiring.cached_timezone_of(merchant.id) == "Asia/Shanghai"  # within the minute: not read again
     now[0] += 31
     assert wiring.cached_timezone_of(merchant.id) == "Europe/Berlin"
+
+
+def test_redeeming_a_batch_of_coupons_reads_them_once_when_orders_carry_them(api: Any, merchant: Any, clock: Any,
+                                                                            counted: RequestCounter) -> None:
+    from chalicelib.activity.consumer import Change
+
+    coupon = api.post("/v1/coupons", {"name": "满30减5", "kind": "store_threshold", "threshold_fen": 3000,
+                                      "discount_fen": 500, "validity": {"kind": "relative", "days": 7},
+                                      "claim_window": {"kind": "issue_day"}, "stock": 10},
+                      token=merchant.token).json["coupon_id"]
+    wallet = wiring.wallet_service()
+    issued = {c: wallet.issue_coupons(merchant.id, c, coupon, 1, campaign_id="cmp", run_id="r", delivery_key=c,
+                                      direct=True, now=NOW)[0].instance_id for c in ("c1", "c2", "c3", "c4", "c5")}
+    changes = [Change(merchant.id, "ORDER", {"order_id": f"o-{c}", "customer_id": c, "paid_at": to_iso(NOW),
+                                             "amount_fen": 2500, "discount_fen": 500, "status": "paid",
+                                             "coupon_instance_id": i}, None, str(n))
+               for n, (c, i) in enumerate(issued.items(), start=1)]
+    hook = wiring.redemption_hook()
+    counted.reset()
+    hook.after_batch(merchant.id, changes)
+    assert [r.ok for r in hook.last] == [True] * 5
+    assert _application(counted.snapshot()) == Counter({("dynamodb", "BatchGetItem"): 1, ("dynamodb", "PutItem"): 5})
+    hook.after_batch(merchant.id, changes)  # the batch replayed: every order is a no-op
+    assert [(r.ok, r.replayed) for r in hook.last] == [(True, True)] * 5

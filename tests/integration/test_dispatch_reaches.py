@@ -18,13 +18,14 @@ from chalicelib.reports.touches import EPOCH_DAYS, TouchStore
 from tests.integration.test_dispatch_support import (
     campaign_body,
     make_coupon,
+    relax_guardrails,
     runs_of,
     seed_customers,
     start_campaign,
     tick_and_drain,
     wallet_counts,
 )
-from tests.integration.test_dispatch_targets import ledger_of, relax_guardrails
+from tests.integration.test_dispatch_targets import ledger_of
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
 

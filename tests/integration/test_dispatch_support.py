@@ -17,6 +17,20 @@ def seed_customers(api: Any, merchant: Any, ids: list[str], **profile: Any) -> N
         assert r.status == 200, r
 
 
+RELAXED = {"daily_messages_per_customer": 100, "coupon_message_cooldown_days": 0,
+           "weekly_store_coupons_per_customer": 100, "weekly_item_coupons_per_customer": 100,
+           "inbox_messages_per_day": 100, "monthly_store_coupons": 10_000_000, "monthly_item_coupons": 10_000_000,
+           "audience_sends_per_day": 1000, "audience_sends_per_month": 10_000}
+
+
+def relax_guardrails(api: Any, token: str, **limits: int) -> None:
+    """For tests where several campaigns reach the same customers on one day: lift the frequency limits
+    (the guardrails' own tests cover them), keeping the ones a test sets. Before the first send: workers
+    cache settings for a minute."""
+    r = api.put("/v1/settings", {"guardrails": {**RELAXED, **limits}}, token=token)
+    assert r.status == 200, r
+
+
 def make_coupon(api: Any, merchant: Any, stock: int = 100_000, **extra: Any) -> str:
     body = {"name": "10 off", "kind": "store_threshold", "threshold_fen": 5000, "discount_fen": 1000,
             "validity": {"kind": "relative", "days": 30}, "claim_window": {"kind": "any_time"}, "stock": stock,

@@ -21,6 +21,7 @@ from chalicelib.dispatch.tick import TickService
 from tests.integration.test_dispatch_support import (
     RecordingChannel,
     campaign_body,
+    relax_guardrails,
     runs_of,
     seed_customers,
     set_watermark,
@@ -30,19 +31,6 @@ from tests.integration.test_dispatch_support import (
 
 NOW = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 IDS = [f"c{i:02d}" for i in range(30)]
-RELAXED = {"daily_messages_per_customer": 100, "coupon_message_cooldown_days": 0,
-           "weekly_store_coupons_per_customer": 100, "weekly_item_coupons_per_customer": 100,
-           "inbox_messages_per_day": 100, "monthly_store_coupons": 10_000_000, "monthly_item_coupons": 10_000_000,
-           "audience_sends_per_day": 1000, "audience_sends_per_month": 10_000}
-
-
-def relax_guardrails(api: Any, token: str, **limits: int) -> None:
-    """Several campaigns reach the same customers today here: lift the frequency limits (guardrails' own tests
-    cover them), keeping what a test sets."""
-    r = api.put("/v1/settings", {"guardrails": {**RELAXED, **limits}}, token=token)
-    assert r.status == 200, r
-
-
 def profile(i: int, level: int | None = None) -> dict[str, Any]:
     owner = "s1" if i % 5 == 0 else "s2" if i % 5 == 1 else None
     return {"customer_id": IDS[i], "nickname": f"n{i}", "member_level": i % 4 if level is None else level,
@@ -231,8 +219,8 @@ def test_recipients_past_the_per_send_cap_are_suppressed_when_the_target_is_larg
     seed_customers(api, merchant, ids)
     clock.set(NOW)
     runtime.set_time(NOW)
-    cid = start_campaign(api, merchant, campaign_body(None, {"kind": "customers", "customer_ids": ids},
-                                                      channel="webhook", holdout_percent=20))
+    everyone = {"kind": "rule", "rule": {"all": [{"field": "member_level", "op": "gte", "value": 0}]}}
+    cid = start_campaign(api, merchant, campaign_body(None, everyone, channel="webhook", holdout_percent=20))
     tick_and_drain(runtime, NOW)
     run = runs_of(api, merchant, cid)[0]
     ledger = ledger_of(merchant.id, run["run_id"])

@@ -71,6 +71,7 @@ def test_an_event_touches_a_matching_customer_once_when_it_is_delivered_again(ap
     assert p["suppressed"] == {"already_touched": 1, "not_in_target": 1}
 
 
+@pytest.mark.usefixtures("allow_all")  # a midnight send: quiet hours are tested elsewhere
 def test_monthly_last_day_runs_at_local_midnight_and_catches_up_missed_minutes(api, merchant, clock, runtime,
                                                                              channel):
     seed_customers(api, merchant, ["m1"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core.resources import QUEUES, TABLES
+from chalicelib.core.resources import QUEUES, STREAM_BATCH_SIZE, STREAM_BATCHING_WINDOW_SECONDS, TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["dev"]["environment_variables"][
@@ -81,6 +81,8 @@ def test_package_reports_batch_item_failures_on_every_mapping_when_packaged(pack
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     stream = mappings["ActivityStreamDynamodbEventSource"]["Properties"]
     assert stream["Stream"] == {"Fn::GetAtt": ["ActivityTable", "StreamArn"]}
+    assert (stream["BatchSize"], stream["MaximumBatchingWindowInSeconds"]) == (
+        STREAM_BATCH_SIZE, STREAM_BATCHING_WINDOW_SECONDS)  # a page of GetRecords per invocation
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": ["ActivityStreamDeadLetterQueue", "Arn"]}
     assert mappings["PlanWorkerSqsEventSource"]["Properties"]["Queue"] == {"Fn::Sub": "${PlanQueue.Arn}"}

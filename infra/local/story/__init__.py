@@ -8,4 +8,5 @@ from infra.local.story import audiences, campaigns, channels, coupons, guardrail
 from infra.local.story.base import Ctx
 
 CHAPTERS: tuple[Callable[[Ctx], None], ...] = (
-    audiences.chapter, coupons.chapter, channels.chapter, campaigns.chapter, guardrails.chapter, reports.chapter)
+    audiences.chapter, coupons.chapter, channels.chapter, campaigns.chapter, guardrails.chapter, campaigns.day_two,
+    reports.chapter)

@@ -8,10 +8,10 @@ from infra.local.story.base import Ctx
 
 RFM = ("rfm_high_value", "rfm_potential_high_value", "rfm_raise_basket", "rfm_repurchase",
        "rfm_churned_high_value", "rfm_churned_raise_basket")
-# Lapsed buyers worth a coupon: bought in the last half year, not in the last week (the once campaign's audience).
+# Buyers who have not bought in the last three days (the once campaign's audience: large enough for a holdout arm).
 WIN_BACK_RULE: dict[str, Any] = {"all": [
-    {"field": "orders_180d", "op": "gte", "value": 1},
-    {"field": "days_since_last_order", "op": "gte", "value": 7},
+    {"field": "orders_total", "op": "gte", "value": 1},
+    {"field": "days_since_last_order", "op": "gte", "value": 3},
 ]}
 # A narrower rule with a nested group, to show the estimate's sample.
 ESTIMATE_RULE: dict[str, Any] = {"all": [
@@ -45,13 +45,14 @@ def chapter(ctx: Ctx) -> None:
     story.expect(estimate["count"] > 0 and len(estimate["sample"]) == min(20, estimate["count"]),
                  "the estimate counts members and samples up to 20 of them")
 
-    saved = ctx.post("/v1/audiences", {"kind": "custom", "name": "半年老客·一周未购",
-                                       "description": "bought within 180 d, not within the last 7 d",
+    saved = ctx.post("/v1/audiences", {"kind": "custom", "name": "老客·三天未购",
+                                       "description": "bought before, not within the last 3 days",
                                        "rule": WIN_BACK_RULE})
     ctx.ids["audience.win_back"] = saved["audience_id"]
-    story.line(f"custom audience {saved['audience_id']} '{saved['name']}' (orders_180d ≥ 1 AND "
-               f"days_since_last_order ≥ 7): {saved['count']} members now (dynamic: re-evaluated at each send)")
-    story.expect((saved["count"] or 0) > 0, "the custom audience has members")
+    count = ctx.get(f"/v1/audiences/{saved['audience_id']}")["count"]
+    story.line(f"custom audience {saved['audience_id']} '{saved['name']}' (orders_total ≥ 1 AND "
+               f"days_since_last_order ≥ 3): {count} members now (dynamic: re-evaluated at each send)")
+    story.expect((count or 0) > 0, "the custom audience has members")
 
     frozen = ctx.post("/v1/audiences", {"kind": "frozen", "name": "高价值快照",
                                         "source_audience_id": "rfm_high_value"})

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from infra.local.sample import Sample
 
 ZONE = ZoneInfo("Asia/Shanghai")
+TASK_STAFF = "staff_zhao"  # the staff member whose friends get follow-up tasks: kept out of every other flow
 
 
 class StoryAborted(Exception):
@@ -127,7 +128,8 @@ class Ctx:
     # -- customers --------------------------------------------------------------------------
     def pick(self, n: int, where: Callable[[dict[str, Any]], bool] = lambda c: True) -> list[str]:
         """`n` sample customers matching `where` that no earlier small flow used (deterministic: in id order)."""
-        chosen = [c["customer_id"] for c in self.sample.customers if c["customer_id"] not in self.used and where(c)]
+        chosen = [c["customer_id"] for c in self.sample.customers
+                  if c["customer_id"] not in self.used and c["staff_owner"] != TASK_STAFF and where(c)]
         chosen = chosen[:n]
         self.used.update(chosen)
         return chosen

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from chalicelib.core.config import get_config
-from infra.local.story.base import Ctx, progress_text
+from infra.local.story.base import TASK_STAFF, Ctx, progress_text
 
 SECRET = "whsec_demo_0123456789abcdef"
 
@@ -130,20 +130,19 @@ def _webhook(ctx: Ctx) -> None:
 
 def _staff(ctx: Ctx) -> None:
     story = ctx.story
-    friends = [c["customer_id"] for c in ctx.sample.customers if c["staff_owner"] == "staff_zhao"]
-    ctx.used.update(friends)
-    cid = ctx.campaign({"name": "导购回访·赵", "target": {"kind": "staff_friends", "staff_ids": ["staff_zhao"]},
+    friends = [c["customer_id"] for c in ctx.sample.customers if c["staff_owner"] == TASK_STAFF]
+    cid = ctx.campaign({"name": "导购回访·赵", "target": {"kind": "staff_friends", "staff_ids": [TASK_STAFF]},
                         "action": {"channel": "staff_task", "content_id": ctx.ids["content.plain"]},
                         "schedule": {"kind": "once", "at": None}})
     ctx.tick(ctx.now + timedelta(minutes=1))
     run = ctx.runs(cid)[0]
-    zhao = ctx.post("/v1/keys", {"role": "staff", "staff_id": "staff_zhao", "label": "赵导购"})["api_key"]
+    zhao = ctx.post("/v1/keys", {"role": "staff", "staff_id": TASK_STAFF, "label": "赵导购"})["api_key"]
     li = ctx.post("/v1/keys", {"role": "staff", "staff_id": "staff_li", "label": "李导购"})["api_key"]
     tasks = ctx.get("/v1/staff/tasks?status=open&limit=200", token=zhao)["items"]
     seen_by_li = ctx.get("/v1/staff/tasks?limit=200", token=li)["items"]
     story.line(f"staff-task campaign {cid} to staff_zhao's {len(friends)} friends: " + progress_text(run))
     story.line(f"staff_zhao's key lists {len(tasks)} open tasks; staff_li's key lists {len(seen_by_li)}")
-    story.expect(len(tasks) == len(friends) > 0 and all(t["staff_id"] == "staff_zhao" for t in tasks),
+    story.expect(len(tasks) == len(friends) > 0 and all(t["staff_id"] == TASK_STAFF for t in tasks),
                  "the staff owner sees one task per friend, and only their own")
     if not tasks:
         return
