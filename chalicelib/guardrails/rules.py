@@ -37,8 +37,10 @@ STORE_KIND = "store_threshold"
 ITEM_KIND = "item_discount"
 MAX_EXCLUDE_DAYS = 7  # anti-harassment window limit (001)
 REACH_DAYS_KEPT = MAX_EXCLUDE_DAYS
-STALE_DAYS = 7  # older window attributes a write removes (they can no longer matter)
-STALE_WEEKS = 4
+# Windows that just ended, removed by each write (each removal is an expression clause). A customer left alone
+# for longer keeps a few dead counters until the item's TTL; they never count again (their names are old).
+STALE_DAYS = 2
+STALE_WEEKS = 1
 GUARD_TTL_DAYS = 400  # the item (its risk facts span up to a year) goes when the customer is left alone
 
 

@@ -85,7 +85,7 @@ def _and(conditions: list[Condition]) -> Condition | None:
 def customer_op(merchant_id: str, customer_id: str, write: CustomerWrite, tag: str) -> TxOp:
     """The conditional update of one customer's guard item (rules.violations / rules.apply, as DynamoDB)."""
     conditions: list[Condition] = []
-    actions: list[Any] = [GuardItem.kind.set("guard"), GuardItem.expires_at.set(write.expires_at)]
+    actions: list[Any] = [GuardItem.expires_at.set(write.expires_at)]
     if write.risk_at is not None:
         conditions.append(GuardItem.rk_until.does_not_exist() | (GuardItem.rk_until <= write.risk_at)
                           | (GuardItem.rk_from > write.risk_at))

@@ -21,8 +21,9 @@ SCALARS = st.one_of(
                      "2026-11-23T04:00:00", "2026-11-23T04:00:00+08:00", "male", "vip", "wallet", "stored_value"]))
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.dictionaries(st.text(max_size=5), SCALARS, max_size=2))
 CARDS = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
-    "kind": st.sampled_from(["stored_value", "times", "gift", 1]), "card_id": st.one_of(st.text(max_size=6), st.none()),
-    "active": st.one_of(st.booleans(), st.just("yes"))}))
+    "kind": st.sampled_from(["stored_value", "times", "stored_value", "times", "gift", 1]),
+    "card_id": st.one_of(st.sampled_from(["k1", "k2"]), st.text(max_size=6), st.none()),
+    "active": st.one_of(st.booleans(), st.booleans(), st.just("yes"))}))
 
 
 TYPED: dict[str, st.SearchStrategy[Any]] = {
@@ -33,27 +34,30 @@ TYPED: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+def rarely(draw: st.DrawFn) -> bool:
+    """One time in ten: swap in something off-type, so most rules stay valid enough to be evaluated."""
+    return draw(st.integers(0, 9)) == 0
+
+
 def typed_value(spec: dict[str, Any], op: str) -> st.SearchStrategy[Any]:
-    """A value of the field's type in the operator's shape, or (one time in five) anything at all."""
+    """A value of the field's type in the operator's shape."""
     one = st.sampled_from(spec["values"]) if spec.get("values") else TYPED.get(spec["type"], SCALARS)
-    shaped: st.SearchStrategy[Any] = {
+    return {
         "between": st.lists(one, min_size=2, max_size=2), "in": st.lists(one, min_size=1, max_size=3),
         "not_in": st.lists(one, min_size=1, max_size=3), "within_days": st.integers(-2, 4000),
         "not_within_days": st.integers(-2, 4000), "birthday_in_days": st.integers(-2, 400),
     }.get(op, one)
-    return st.one_of(shaped, shaped, shaped, shaped, VALUES)
 
 
 def conditions(catalogue: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
         spec = draw(st.sampled_from(catalogue))
-        op = draw(st.one_of(st.sampled_from(spec["operators"]), st.sampled_from(OPERATORS)))
-        cond: dict[str, Any] = {"field": draw(st.one_of(st.just(spec["name"]), st.just(spec["name"]),
-                                                        st.text(max_size=8))), "op": op}
-        if op not in ("is_set", "is_not_set", "birthday_this_month") or draw(st.booleans()):
-            cond["value"] = draw(typed_value(spec, op))
-        if spec.get("card_selector") or draw(st.integers(0, 9)) == 0:
+        op = draw(st.sampled_from(OPERATORS if rarely(draw) else spec["operators"]))
+        cond: dict[str, Any] = {"field": draw(st.text(max_size=8)) if rarely(draw) else spec["name"], "op": op}
+        if op not in ("is_set", "is_not_set", "birthday_this_month") or rarely(draw):
+            cond["value"] = draw(VALUES if rarely(draw) else typed_value(spec, op))
+        if spec.get("card_selector") or rarely(draw):
             card = draw(CARDS)
             if card is not None:
                 cond["card"] = card
@@ -92,6 +96,8 @@ def test_generated_rules_are_counted_or_refused_with_the_rule_path_when_estimate
     def check(rule: Any, save: bool) -> None:
         if save:
             r = api.post("/v1/audiences", {"kind": "custom", "name": "fuzzed", "rule": rule}, token=merchant.token)
+            if r.status == 201:  # stay under the 50-audience quota
+                assert api.delete(f"/v1/audiences/{r.json['audience_id']}", token=merchant.token).status == 200
         else:
             r = api.post("/v1/audiences/estimate", {"rule": rule}, token=merchant.token)
         outcomes[r.status] = outcomes.get(r.status, 0) + 1
@@ -104,5 +110,6 @@ def test_generated_rules_are_counted_or_refused_with_the_rule_path_when_estimate
                 problems.append(f"{json.dumps(rule)} -> {why or 'field is not the rule'} {r}")
 
     check()
+    print(outcomes, reasons.most_common(8))
     assert not problems, "\n".join(problems[:20])
     assert outcomes.get(200, 0) + outcomes.get(201, 0) >= 10, (outcomes, reasons.most_common(15))
