@@ -23,7 +23,7 @@ from chalicelib.campaigns.lifecycle import State
 from chalicelib.campaigns.schedule_triggered import MAX_DELAY_DAYS
 from chalicelib.core.clock import to_iso
 from chalicelib.core.ids import ID_PATTERN
-from chalicelib.core.schemas import Body, ListQuery
+from chalicelib.core.schemas import Body, ListQuery, check_day, check_instant
 
 MAX_CUSTOMERS = 10_000
 MAX_STAFF = 200
@@ -76,9 +76,10 @@ def _check_date(value: str) -> str:
     try:
         if not _DATE.match(value):
             raise ValueError
-        return date.fromisoformat(value).isoformat()
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date YYYY-MM-DD") from None
+    return check_day(day).isoformat()
 
 
 DateText = Annotated[str, AfterValidator(_check_date), Field(examples=["2026-12-01"])]
@@ -136,7 +137,8 @@ class OnceIn(Body):
         except ValueError:
             raise ValueError("must be an ISO date-time such as 2026-12-01T10:00:00+08:00") from None
         if parsed.utcoffset() is not None:
-            return to_iso(parsed)
+            return to_iso(check_instant(parsed))
+        check_day(parsed.date())  # local time: a zone moves it by less than a day
         return parsed.replace(microsecond=0).isoformat()
 
 

@@ -144,6 +144,8 @@ def _parse_body(raw: bytes | str | None, headers: Mapping[str, str], model: type
         parsed = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody("body is not valid JSON", field="body") from exc
+    except RecursionError as exc:  # the decoder recurses per level of [ or {: thousands of them exhaust the stack
+        raise MalformedBody("body nests arrays or objects too deeply", field="body") from exc
     try:
         return model.model_validate(parsed)
     except ValidationError as exc:

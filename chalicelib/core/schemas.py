@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+# Input days and instants stay in a range where local-day / UTC conversions and day arithmetic cannot overflow
+# (year 1 at +08:00 is before datetime.min in UTC) and where stored ISO text keeps four-digit years.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+_RANGE = f"must be between {EARLIEST_DAY} and {LATEST_DAY}"
+
+
+def check_day(value: date) -> date:
+    """A day within EARLIEST_DAY..LATEST_DAY (ValueError otherwise, which pydantic reports with the field)."""
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(_RANGE)
+    return value
+
+
+def check_instant(value: datetime) -> datetime:
+    """An aware instant whose UTC day is within EARLIEST_DAY..LATEST_DAY."""
+    try:
+        check_day(value.astimezone(UTC).date())
+    except OverflowError:
+        raise ValueError(_RANGE) from None
+    return value
+
+
+Day = Annotated[date, AfterValidator(check_day)]
+Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
 
 
 class Body(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from chalicelib.core.errors import FieldIssue, Invalid
-from chalicelib.core.schemas import Body, ListQuery
+from chalicelib.core.schemas import Body, Day, ListQuery
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_FEN = 100_000_000
@@ -19,8 +18,8 @@ class ValidityIn(Body):
     """`{"kind": "fixed", "start", "end"}` (local dates, inclusive) or `{"kind": "relative", "days"}`."""
 
     kind: Literal["fixed", "relative"]
-    start: date | None = None
-    end: date | None = None
+    start: Day | None = None
+    end: Day | None = None
     days: int | None = Field(default=None, ge=1, le=365, description="natural days from the claim day")
 
 

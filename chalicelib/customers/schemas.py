@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from chalicelib.core.schemas import Body
+from chalicelib.core.schemas import Body, Day, Instant
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_BATCH = 500
@@ -39,7 +39,7 @@ class CardIn(Body):
     kind: str = Field(pattern=r"^(stored_value|times)$")
     balance_fen: int = Field(default=0, ge=0)
     remaining_count: int = Field(default=0, ge=0)
-    expires_on: date | None = None
+    expires_on: Day | None = None
 
 
 class CustomerIn(Body):
@@ -48,13 +48,13 @@ class CustomerIn(Body):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,15}$")
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     gender: str = Field(default="unknown", pattern=r"^(male|female|unknown)$")
-    birthday: date | None = None
+    birthday: Day | None = None
     age_band: str | None = Field(default=None, max_length=16)
     device_brand: str | None = Field(default=None, max_length=32)
     device_os: str | None = Field(default=None, max_length=32)
     region: str | None = Field(default=None, max_length=64)
     city_tier: int | None = Field(default=None, ge=1, le=6)
-    registered_at: AwareDatetime | None = None
+    registered_at: Instant | None = None
     phone_bound: bool = False
     member_level: int = Field(default=0, ge=0, le=100)
     fan_level: int = Field(default=0, ge=0, le=100)
@@ -82,7 +82,7 @@ class ItemLine(Body):
 class OrderIn(Body):
     order_id: str = Field(pattern=ID)
     customer_id: str = Field(pattern=ID)
-    paid_at: AwareDatetime
+    paid_at: Instant
     amount_fen: int = Field(ge=0, le=10**12)
     discount_fen: int = Field(default=0, ge=0, le=10**12)
     items: list[ItemLine] = Field(default_factory=list, max_length=200)
@@ -114,7 +114,7 @@ class EventIn(Body):
     event_id: str = Field(pattern=ID)
     customer_id: str = Field(pattern=ID)
     type: EventType
-    at: AwareDatetime
+    at: Instant
     value: int | None = Field(default=None, ge=0, le=10**9, description="seconds watched, new fan level, ...")
     content: str | None = Field(default=None, max_length=2000, description="review text")
     rating: str | None = Field(default=None, pattern=r"^(good|neutral|bad)$")

@@ -22,8 +22,6 @@ from chalicelib.guardrails.rules import (
 from chalicelib.guardrails.store import GuardStore, coupons_key, month_state, sends_key, slot_key
 from chalicelib.tenancy.model import MerchantSettings
 
-MAX_RECIPIENTS = "quota_max_recipients"
-
 
 class QuotaAdmission:
     """What can be known before the first send: quotas already used up, explicit lists larger than what is left."""
@@ -43,11 +41,10 @@ class QuotaAdmission:
         settings = self._settings(merchant_id)
         g, tz = settings.guardrails, settings.timezone
         at = first_run or now
+        # An explicit list bounds the send's size (unknown ids and holdouts only make it smaller); the per-send
+        # recipient cap is left to planning, which suppresses the positions past it (quota_max_recipients).
         listed = campaign.target.get("customer_ids") if campaign.target.get("kind") == "customers" else None
         size = len(listed) if isinstance(listed, list) else None
-        if size is not None and size > g.max_recipients_per_send:
-            raise QuotaExceeded(f"{MAX_RECIPIENTS}: {size} customers listed, at most {g.max_recipients_per_send} "
-                                "per send", field="settings.guardrails.max_recipients_per_send")
         store = item = 0
         for grant in campaign.coupons:
             if self._kind(merchant_id, grant.coupon_id) == ITEM_KIND:

@@ -39,7 +39,7 @@ MAX_EXCLUDE_DAYS = 7  # anti-harassment window limit (001)
 REACH_DAYS_KEPT = MAX_EXCLUDE_DAYS
 # Windows that just ended, removed by each write (each removal is an expression clause). A customer left alone
 # for longer keeps a few dead counters until the item's TTL; they never count again (their names are old).
-STALE_DAYS = 2
+STALE_DAYS = 1
 STALE_WEEKS = 1
 GUARD_TTL_DAYS = 400  # the item (its risk facts span up to a year) goes when the customer is left alone
 

@@ -95,7 +95,7 @@ def customer_op(merchant_id: str, customer_id: str, write: CustomerWrite, tag: s
     for counter in write.counters:
         path = Path(counter.name)
         conditions.append(path.does_not_exist() | (path <= counter.cap - counter.add))
-        actions.append(path.set((path | 0) + counter.add))
+        actions.append(path.add(counter.add))
         actions += [Path(name).remove() for name in counter.stale]
     if write.cooldown_since is not None:
         conditions.append(GuardItem.cm.does_not_exist() | (GuardItem.cm <= write.cooldown_since))

@@ -7,15 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from chalicelib.core.schemas import Body, ListQuery
+from chalicelib.core.schemas import Body, Day, ListQuery
 
 RecipientStatus = Literal["reached", "held_out", "suppressed", "failed", "not_sent", "converted"]
 Format = Literal["json", "csv"]
 
 
 class ReportQuery(Body):
-    from_: date | None = Field(default=None, alias="from", description="first local day (YYYY-MM-DD), inclusive")
-    to: date | None = Field(default=None, description="last local day (YYYY-MM-DD), inclusive")
+    from_: Day | None = Field(default=None, alias="from", description="first local day (YYYY-MM-DD), inclusive")
+    to: Day | None = Field(default=None, description="last local day (YYYY-MM-DD), inclusive")
 
 
 class RecipientsQuery(ListQuery):
@@ -29,8 +29,8 @@ class DashboardQuery(Body):
 
 class HistoryQuery(ListQuery):
     status: Literal["active", "expired", "redeemed"] | None = None
-    from_: date | None = Field(default=None, alias="from", description="first local issue day, inclusive")
-    to: date | None = Field(default=None, description="last local issue day, inclusive")
+    from_: Day | None = Field(default=None, alias="from", description="first local issue day, inclusive")
+    to: Day | None = Field(default=None, description="last local issue day, inclusive")
     format: Format = "json"
 
 

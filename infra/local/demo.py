@@ -99,11 +99,14 @@ def run() -> int:
 
 
 def main() -> int:
-    # moto's TransactWriteItems deep-copies each table per item (O(items × table)); the replacement has the same
-    # semantics without the copies. It patches moto only: every product code path stays the one Lambda runs.
+    # moto's TransactWriteItems deep-copies each table per item (O(items × table)) and every Query sorts the whole
+    # table with slow comparisons (each tick reads one due-index bucket per simulated minute); both replacements
+    # keep moto's answers. They patch moto only: every product code path stays the one Lambda runs.
     from bench import motofast
+    from infra.local import motosort
 
     motofast.install()
+    motosort.install()
     with moto.mock_aws():
         return run()
 

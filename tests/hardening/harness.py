@@ -48,6 +48,7 @@ class Identity:
     owned: Mapping[str, Sequence[str]] | None = None
     forbidden: frozenset[str] = frozenset()
     rejected: bool = False  # every secured route must answer 401/403
+    role: str | None = None  # routes whose x-roles leave this role out must answer 403
 
 
 @dataclass
@@ -167,6 +168,9 @@ class Fuzzer:
         secured = bool(op.definition.raw.get("security"))
         if identity.rejected and secured and sent.status not in (401, 403):
             self._record(sent, identity, "auth", f"answered {sent.status} without a valid key")
+        roles = op.definition.raw.get("x-roles") or []
+        if identity.role and secured and identity.role not in roles and sent.status != 403:
+            self._record(sent, identity, "role", f"answered {sent.status} to role {identity.role} (allowed: {roles})")
         # An id the request itself carried may be echoed back ("no campaign X"); anything else is a leak.
         text = sent.raw.decode(errors="replace")
         asked = sent.path + sent.body.decode(errors="replace")

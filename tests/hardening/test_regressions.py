@@ -46,3 +46,78 @@ def test_edited_cursor_is_a_400_naming_the_cursor_when_its_key_is_malformed(api:
         for value in forged:
             r = api.get(f"{route}?cursor={quote(forge(value))}", token=token)
             assert r.status == 400 and r.json["error"]["field"] == "query.cursor", (route, value, r)
+
+
+OUT_OF_RANGE_INSTANTS = ["0001-01-01T00:00:00+08:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00",
+                         "9999-12-31T23:59:59Z", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z"]
+OUT_OF_RANGE_DAYS = ["0001-01-01", "1899-12-31", "2200-01-01", "9999-12-31"]
+
+
+def test_campaign_time_out_of_range_is_a_400_naming_schedule_at_when_once_at_overflows(api: Any, merchant: Any) -> None:
+    """Year 1 at +08:00 / year 9999 at -12:00 once raised OverflowError (500); 0001Z came back as a garbled field."""
+    body = {"name": "x", "target": {"kind": "customers", "customer_ids": ["c1"]}, "action": {"channel": "webhook"}}
+    for at in [*OUT_OF_RANGE_INSTANTS, "0001-01-01T00:00:00", "9999-12-31T23:59:59"]:
+        r = api.post("/v1/campaigns", {**body, "schedule": {"kind": "once", "at": at}}, token=merchant.token)
+        assert r.status == 400 and r.json["error"]["field"] == "body.schedule.at", (at, r)
+    for day in OUT_OF_RANGE_DAYS:
+        schedule = {"kind": "recurring", "frequency": "daily", "time": "10:00", "end_date": day}
+        r = api.post("/v1/campaigns", {**body, "schedule": schedule}, token=merchant.token)
+        assert r.status == 400 and r.json["error"]["field"] == "body.schedule.end_date", (day, r)
+    ok = api.post("/v1/campaigns", {**body, "schedule": {"kind": "once", "at": "2199-12-31T10:00:00+08:00"}},
+                  token=merchant.token)
+    assert ok.status == 201 and ok.json["schedule"]["at"] == "2199-12-31T02:00:00Z", ok
+
+
+def test_report_and_history_days_out_of_range_are_a_400_naming_the_day_when_local_midnight_overflows(
+        api: Any, merchant: Any) -> None:
+    """from/to of 0001-01-01 or 9999-12-31 once overflowed turning local days into UTC instants (500)."""
+    campaign = api.post("/v1/campaigns", {"name": "x", "target": {"kind": "customers", "customer_ids": ["c1"]},
+                                          "action": {"channel": "webhook"}, "schedule": {"kind": "once"}},
+                        token=merchant.token).json["campaign_id"]
+    for base in ("/v1/history", "/v1/history?format=csv", f"/v1/campaigns/{campaign}/report"):
+        sep = "&" if "?" in base else "?"
+        for day in OUT_OF_RANGE_DAYS:
+            for name in ("from", "to"):
+                r = api.get(f"{base}{sep}{name}={day}", token=merchant.token)
+                assert r.status == 400 and r.json["error"]["field"] == f"query.{name}", (base, name, day, r)
+
+
+def test_ingested_instants_and_days_out_of_range_are_refused_by_index_when_they_cannot_be_stored(
+        api: Any, merchant: Any) -> None:
+    """Such instants were accepted, then stored as ISO text with a one-digit year or overflowed in the metrics."""
+    token = merchant.token
+    customers = [{"customer_id": f"c{i}", "registered_at": at} for i, at in enumerate(OUT_OF_RANGE_INSTANTS)]
+    customers += [{"customer_id": f"b{i}", "birthday": d} for i, d in enumerate(OUT_OF_RANGE_DAYS)]
+    customers += [{"customer_id": f"k{i}", "cards": [{"card_id": "k", "kind": "times", "expires_on": d}]}
+                  for i, d in enumerate(OUT_OF_RANGE_DAYS)]
+    orders = [{"order_id": f"o{i}", "customer_id": "c0", "paid_at": at, "amount_fen": 1}
+              for i, at in enumerate(OUT_OF_RANGE_INSTANTS)]
+    events = [{"event_id": f"e{i}", "customer_id": "c0", "type": "visit", "at": at}
+              for i, at in enumerate(OUT_OF_RANGE_INSTANTS)]
+    for kind, items, field in (("customers", customers, None), ("orders", orders, "paid_at"), ("events", events, "at")):
+        r = api.post(f"/v1/{kind}/batch", {"items": items}, token=token)
+        assert r.status == 200 and r.json["accepted"] == 0, (kind, r)
+        for result in r.json["results"]:
+            assert result["errors"] and result["errors"][0]["field"].startswith(f"items[{result['index']}]."), result
+            if field:
+                assert result["errors"][0]["field"] == f"items[{result['index']}].{field}", result
+
+
+def test_fixed_coupon_validity_out_of_range_is_a_400_naming_the_day_when_its_end_cannot_be_computed(
+        api: Any, merchant: Any) -> None:
+    """A fixed validity ending 9999-12-31 was accepted; its valid-until (the next local midnight) cannot exist."""
+    body = {"name": "x", "kind": "store_threshold", "threshold_fen": 100, "discount_fen": 10, "stock": 5,
+            "claim_window": {"kind": "any_time"}}
+    for start, end, field in (("2026-11-23", "9999-12-31", "end"), ("0001-01-01", "2026-12-01", "start")):
+        r = api.post("/v1/coupons", {**body, "validity": {"kind": "fixed", "start": start, "end": end}},
+                     token=merchant.token)
+        assert r.status == 400 and r.json["error"]["field"] == f"body.validity.{field}", r
+
+
+def test_deeply_nested_body_is_a_400_naming_the_body_when_json_decoding_exhausts_the_stack(
+        api: Any, merchant: Any) -> None:
+    """50,000 nested arrays made json.loads raise RecursionError, which escaped as a 500."""
+    for raw in ("[" * 50_000 + "]" * 50_000, '{"rule": ' + '{"all": [' * 3000 + "]}" * 3000 + "}"):
+        r = api.post("/v1/audiences/estimate", raw=raw, token=merchant.token)
+        assert r.status == 400 and r.json["error"]["field"] == "body", r
+        assert r.json["error"]["code"] == "malformed_json", r

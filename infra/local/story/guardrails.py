@@ -41,7 +41,6 @@ def _weekly_cap(ctx: Ctx, wired: bool) -> None:
     everyone = {r["customer_id"] for r in ctx.pages(f"/v1/campaigns/{first}/recipients")}
     again = monday[:min(SECOND_TIME, len(monday) // 2)]
     fresh = ctx.pick(FRESH, lambda c: c["customer_id"] not in everyone)
-    ctx.ids["second.again"] = ",".join(again)
     cid = ctx.campaign({"name": "周一加推券", "label": "增购", "description": "a second store coupon, same week",
                         "target": {"kind": "customers", "customer_ids": again + fresh},
                         "action": {"channel": "wallet", "coupons": [{"coupon_id": ctx.ids["coupon.second"]}]},

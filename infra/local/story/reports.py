@@ -32,10 +32,11 @@ def chapter(ctx: Ctx) -> None:
     ctx.at(ctx.local(1, "10:30"))
     story.section(f"Reports (效果) at {ctx.wall()}: orders after the sends, campaign reports, dashboard")
     holdout = ctx.ids["campaign.holdout"]
-    again = set(ctx.ids.get("second.again", "").split(","))
-    # Buyers of the holdout campaign not touched by a later campaign, so last-touch attribution keeps them here.
-    treated = [r for r in _recipients(ctx, holdout, "reached") if r["customer_id"] not in again][::3]
-    control = _recipients(ctx, holdout, "held_out")[::4]
+    # Buyers of the holdout campaign whom no other campaign reached, so last-touch attribution keeps them there.
+    elsewhere = {r["customer_id"] for cid in ctx.campaigns.values() if cid != holdout
+                 for r in _recipients(ctx, cid, "reached")}
+    treated = [r for r in _recipients(ctx, holdout, "reached") if r["customer_id"] not in elsewhere][::3]
+    control = [r for r in _recipients(ctx, holdout, "held_out") if r["customer_id"] not in elsewhere][::4]
     orders: list[dict[str, Any]] = []
     redeemers = 0
     for n, r in enumerate(treated):

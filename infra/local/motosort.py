@@ -1,0 +1,35 @@
+"""moto sorts a whole table on every Query and Scan, comparing DynamoType objects (each comparison re-casts both
+values); the local demo sorts on the cast values once per item instead — the same order, a fraction of the time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.dynamodb.models.table import Table
+
+_original = Table.all_items
+
+
+def _sort_key(item: Any) -> Any:
+    # DynamoType orders by cast_value (__lt__/__eq__ compare it), and a key attribute has one type per table.
+    if item.range_key:
+        return (item.hash_key.cast_value, item.range_key.cast_value)
+    return item.hash_key.cast_value
+
+
+def all_items(self: Any) -> list[Any]:
+    items: list[Any] = []
+    for hash_set in self.items.values():
+        if self.range_key_attr:
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)
+    return sorted(items, key=_sort_key)
+
+
+def install() -> None:
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    Table.all_items = _original  # type: ignore[method-assign]
