@@ -10,7 +10,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import chalice, pynamodb, moto, aws_lambda_powertools, hypothesis, cfnlint"
+	$(PY) -c "import chalice, pynamodb, moto, aws_lambda_powertools, hypothesis, cfnlint, schemathesis"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -31,6 +31,12 @@ package: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# Schemathesis and the rule generator with MKT_FUZZ_SCALE times the examples of `make test` (random seeds).
+FUZZ_SCALE ?= 5
+fuzz: $(STAMP)
+	MKT_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -s -p no:cacheprovider tests/hardening/test_fuzz_api.py \
+		tests/hardening/test_rule_fuzz.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -7,7 +7,8 @@ from chalice import Chalice
 from chalicelib.core.errors import MethodNotAllowed
 from chalicelib.core.http import error_response
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# HEAD and OPTIONS too: API Gateway implements neither by itself for a path without CORS (it would answer 403).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 def add_method_fallbacks(app: Chalice) -> None:

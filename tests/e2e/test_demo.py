@@ -36,7 +36,7 @@ KEY_LINES = (
 
 def test_demo_tells_the_whole_story_when_run_on_a_small_sample() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "MKT_PREFIX"}
-    env.update(DEMO_CUSTOMERS="200", PYTHONUNBUFFERED="1")
+    env.update(DEMO_CUSTOMERS="150", PYTHONUNBUFFERED="1")
     done = subprocess.run([sys.executable, "-m", "infra.local.demo"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
     out = done.stdout + done.stderr

@@ -121,3 +121,18 @@ def test_deeply_nested_body_is_a_400_naming_the_body_when_json_decoding_exhausts
         r = api.post("/v1/audiences/estimate", raw=raw, token=merchant.token)
         assert r.status == 400 and r.json["error"]["field"] == "body", r
         assert r.json["error"]["code"] == "malformed_json", r
+
+
+def test_batch_items_are_documented_as_customers_orders_and_events_when_the_openapi_document_is_served(
+        api: Any) -> None:
+    """Batch bodies were documented as arrays of arbitrary objects: clients (and the fuzzer) could not know an item."""
+    document = api.get("/v1/openapi.json").json
+    schemas = document["components"]["schemas"]
+    for path, required in (("/v1/customers/batch", ["customer_id"]),
+                           ("/v1/orders/batch", ["order_id", "customer_id", "paid_at", "amount_fen"]),
+                           ("/v1/events/batch", ["event_id", "customer_id", "type", "at"])):
+        ref = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        items = schemas[ref.rsplit("/", 1)[-1]]["properties"]["items"]
+        assert (items["type"], items["minItems"], items["maxItems"]) == ("array", 1, 500), path
+        assert sorted(items["items"]["required"]) == sorted(required), path
+        assert items["items"]["additionalProperties"] is False and "$ref" not in json.dumps(items), path
