@@ -27,8 +27,7 @@ HOLDOUT = 10
 API_ATTEMPTS = 8
 SEND_MINUTES = 30
 VISIBILITY_SECONDS = 360  # the dispatch queue's visibility timeout (core.resources)
-TICK_ATTEMPTS = 3
-REPLAY_ATTEMPTS = 20  # EventBridge retries a failed asynchronous invocation twice
+TICK_ATTEMPTS = 3  # EventBridge retries a failed asynchronous invocation twice
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
 
 
@@ -59,7 +58,8 @@ class Result:
     stream_retries: int = 0
     dlq: Counter[str] = field(default_factory=Counter)  # messages redriven from each DLQ
     stream_set_aside: int = 0  # records replayed after the stream's retries ran out
-    replay_failures: int = 0  # replays of those that failed again (and were replayed once more)
+    replay_failures: int = 0  # replayed records set aside again (and replayed once more)
+    dlq_reasons: Counter[str] = field(default_factory=Counter)  # why each redriven message had failed
     checks: list[Check] = field(default_factory=list)
     wall: float = 0.0
 
@@ -208,7 +208,7 @@ class Scenario:
         for _ in range(20):
             stats = self.runtime.drain()
             self.result.sqs_redeliveries.update(stats.sqs_failures)
-            self.result.stream_retries += stats.stream_failures
+            self.result.stream_retries += stats.stream_retries
             with self.injector.paused():
                 moved = self._redrive()
             if moved:
@@ -220,29 +220,15 @@ class Scenario:
             self.runtime.stream_dead_letters.clear()
             self.result.stream_set_aside += len(replay)
             if replay:
-                self._replay(replay)
+                # An operator replays the on-failure destination's records, in order, through the same mapping;
+                # what fails again is set aside again and comes back in the next round.
+                again = self.runtime.stream_dead_letters
+                self.runtime._invoke_stream(sorted(replay, key=lambda r: int(r["dynamodb"]["SequenceNumber"])),
+                                            stats)
+                self.result.replay_failures += len(again)
             if not moved and not replay:
                 return
         raise AssertionError("messages kept landing in the DLQs")
-
-    def _replay(self, records: list[dict[str, Any]]) -> None:
-        """Records the stream gave up on, fed again in their order (as an operator replays the on-failure
-        destination's sequence ranges); a failure resumes from the first failed record."""
-        from infra.local.runtime import LambdaContext
-
-        pending = sorted(records, key=lambda r: int(r["dynamodb"]["SequenceNumber"]))
-        for _ in range(REPLAY_ATTEMPTS):
-            try:
-                result = self.runtime.app.activity_stream({"Records": pending}, LambdaContext()) or {}
-            except Exception:  # noqa: S112 - a failed replay is simply replayed again
-                self.result.replay_failures += 1
-                continue
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            if not failed:
-                return
-            self.result.replay_failures += 1
-            pending = pending[next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed):]
-        raise AssertionError(f"{len(pending)} stream records could not be replayed")
 
     def _redrive(self) -> int:
         """StartMessageMoveTask, by hand: every DLQ message back to its source queue."""
@@ -258,6 +244,8 @@ class Scenario:
                 messages = got.get("Messages", [])
                 if not messages:
                     break
+                for m in messages:
+                    self.result.dlq_reasons[self._why(queue.name, m["Body"])] += 1
                 sqs.send_message_batch(QueueUrl=self.runtime.urls[queue.name], Entries=[
                     {"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)])
                 sqs.delete_message_batch(QueueUrl=dlq, Entries=[
@@ -265,6 +253,23 @@ class Scenario:
                 self.result.dlq[queue.name] += len(messages)
                 moved += len(messages)
         return moved
+
+    @staticmethod
+    def _why(queue: str, body: str) -> str:
+        """What the chunk recorded about its last failure (a plan segment records nothing of the kind)."""
+        import json
+
+        from chalicelib.dispatch import factory
+
+        msg = json.loads(body)
+        if queue != "dispatch":
+            return f"{queue} segment {msg.get('segment')}: its five receives failed"
+        chunk = factory.run_store().get_chunk(msg["merchant_id"], msg["run_id"], msg["chunk_id"])
+        if chunk is None:
+            return "dispatch: chunk missing"
+        if chunk.owner is not None:
+            return "dispatch: every receive found the chunk leased (a worker's failure could not be recorded)"
+        return f"dispatch: {(chunk.last_error or 'no error recorded')[:100]}"
 
     @staticmethod
     def _fresh_watermark(now: datetime) -> None:
@@ -395,7 +400,9 @@ def report(result: Result, plan: Any) -> str:
                  f"and retried: {result.tick_failures}")
     lines.append(f"redeliveries: SQS {dict(result.sqs_redeliveries) or 0}, stream batch retries "
                  f"{result.stream_retries}; DLQ messages redriven {dict(result.dlq) or 0}; stream records set aside "
-                 f"and replayed {result.stream_set_aside} (replays failed and repeated: {result.replay_failures})")
+                 f"and replayed {result.stream_set_aside} (of which set aside again in a replay: {result.replay_failures})")
+    for reason, n in result.dlq_reasons.most_common(6):
+        lines.append(f"  DLQ'd {n}x: {reason}")
     for check in result.checks:
         shown = check.actual if isinstance(check.actual, (int, str, dict)) and len(str(check.actual)) < 160 \
             else "…"

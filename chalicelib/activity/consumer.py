@@ -120,7 +120,7 @@ class ActivityConsumer:
                 self._apply(state, change.merchant_id, fact.customer_id, lambda a: apply_event(a, fact, tz))
             state.applied.setdefault(change.merchant_id, []).append(change)
 
-        result = run_batch(event, context, fold, EventType.DynamoDBStreams)
+        result = run_batch(event, context, fold, EventType.DynamoDBStreams, "activity_stream")
         stamp = to_iso(self._clock())
         for merchant_id in by_merchant:
             writes = [(cid, activity_to_doc(state.activity[(m, cid)]), state.rows[(m, cid)].activity_rev)

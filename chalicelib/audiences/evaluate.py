@@ -235,15 +235,17 @@ class AudienceEngine:
         return self.iter_members(merchant_id, selector, as_of, shard=shard, profiles=True)
 
     def segment_pages(self, merchant_id: str, selector: Selector, shard: int, as_of: datetime,
-                      after: str | None = None) -> Iterator[tuple[list[Member], str]]:
+                      after: str | None = None, ctx: MerchantContext | None = None
+                      ) -> Iterator[tuple[list[Member], str]]:
         """One shard's members (with profile fields) resumed after customer `after`, page by page.
 
         Each page comes with the last customer id it examined (members or not), so a caller that stops
         between pages resumes after it without examining those customers again (the plan worker's cursor).
         Dynamic selectors walk the shard in key order, listed ones in id order; `after` is in that order.
+        A caller planning many segments may pass the merchant context it holds (one settings read fewer each).
         """
         as_of = second(as_of)
-        ctx = self.context_of(merchant_id)
+        ctx = ctx or self.context_of(merchant_id)
         if not selector.dynamic:
             for ids in self.ids_of_shard(merchant_id, selector, shard, after):
                 for start in range(0, len(ids), LOOKUP_BATCH):

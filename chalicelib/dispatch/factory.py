@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import wiring
+from chalicelib.audiences.evaluate import merchant_context
 from chalicelib.dispatch.adapters import ChannelAdapter, CustomerPages, MerchantEnv, SqsQueues, campaign_gate
 from chalicelib.dispatch.coupon_ops import WalletCoupons
 from chalicelib.dispatch.deliver import DeliverService
@@ -88,7 +89,8 @@ def tick_service() -> TickService:
 
 @cache
 def env() -> MerchantEnv:
-    return MerchantEnv(settings_of, TargetResolver(wiring.audience_engine()))
+    return MerchantEnv(settings_of, TargetResolver(wiring.audience_engine(),
+                                                   context_of=lambda m: merchant_context(settings_of(m))))
 
 
 @cache

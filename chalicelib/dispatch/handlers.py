@@ -42,8 +42,8 @@ def _dispatch_record(record: SQSRecord) -> None:
 
 def on_plan_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A segment close to the Lambda's time limit re-enqueues itself and resumes from its cursor."""
-    return run_batch(event, context, lambda record: _plan_record(record, context), EventType.SQS)
+    return run_batch(event, context, lambda record: _plan_record(record, context), EventType.SQS, "plan_worker")
 
 
 def on_dispatch_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_batch(event, context, _dispatch_record, EventType.SQS)
+    return run_batch(event, context, _dispatch_record, EventType.SQS, "dispatch_worker")

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.audiences.evaluate import AudienceEngine, facts_of
+from chalicelib.audiences.evaluate import AudienceEngine, MerchantContext, facts_of
 from chalicelib.audiences.model import Member, Selector
 from chalicelib.core.errors import Invalid, NotFound
 from chalicelib.customers.convert import profile_from_doc
@@ -34,9 +34,13 @@ class TargetResolver:
     shards as there are segments); its cursor says how far it got, so it resumes without re-reading.
     """
 
-    def __init__(self, engine: AudienceEngine, segments: int = SEGMENTS) -> None:
+    def __init__(self, engine: AudienceEngine, segments: int = SEGMENTS,
+                 context_of: Callable[[str], MerchantContext] | None = None) -> None:
+        """`context_of`: the merchant's zone and RFM settings, e.g. from settings cached per worker (the
+        engine's own reads them per call)."""
         self._engine = engine
         self._segments = segments
+        self._context_of = context_of or engine.context_of
 
     def selector(self, merchant_id: str, target: Mapping[str, Any]) -> Selector | None:
         """The target's selector; None when it selects nobody (its audience was deleted, or it is malformed)."""
@@ -48,24 +52,28 @@ class TargetResolver:
 
     def prepare(self, merchant_id: str, selector: Selector, as_of: datetime) -> None:
         """What every segment shares (the RFM median at as_of), computed once and cached."""
-        self._engine.prepare(merchant_id, selector, as_of)
+        if selector.rfm:
+            ctx = self._context_of(merchant_id)
+            if ctx.rfm.monetary_threshold_fen is None:
+                self._engine.median(merchant_id, as_of, ctx)
 
     def pages(self, merchant_id: str, selector: Selector, segment: int, cursor: str | None, as_of: datetime
               ) -> Iterator[tuple[list[Member], str]]:
         """Member pages of one plan segment after `cursor`, each with the cursor just past it."""
         start, after = parse_cursor(cursor) if cursor else (segment, None)
+        ctx = self._context_of(merchant_id)
         for shard in range(segment, self._engine.shards, self._segments):
             if shard < start:
                 continue
             resume = after if shard == start else None
-            for members, last in self._engine.segment_pages(merchant_id, selector, shard, as_of, resume):
+            for members, last in self._engine.segment_pages(merchant_id, selector, shard, as_of, resume, ctx):
                 yield members, cursor_of(shard, last)
 
     def members_among(self, merchant_id: str, selector: Selector, as_of: datetime,
                       rows: Mapping[str, CustomerRow]) -> set[str]:
         """Which of these customers (read for triggered touches) the target holds at as_of."""
         if selector.dynamic:
-            ctx = self._engine.context_of(merchant_id)
+            ctx = self._context_of(merchant_id)
             test = self._engine.predicate(merchant_id, selector, as_of, ctx)
             return {cid for cid, row in rows.items() if test(facts_of(row, ctx.tz, as_of))}
         wanted, found = set(rows), set()

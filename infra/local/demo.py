@@ -13,6 +13,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 os.environ.setdefault("MKT_PREFIX", "demo")
+# Lambda ships EMF metrics and JSON logs through stdout; locally they would bury the story's output.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import moto
 

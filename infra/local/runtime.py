@@ -50,6 +50,7 @@ class DrainStats:
     sqs_failures: dict[str, int] = field(default_factory=dict)
     stream_records: int = 0
     stream_failures: int = 0
+    stream_retries: int = 0  # failed invocations (partial failures, and function errors that split the batch)
     rounds: int = 0
 
 
@@ -138,29 +139,41 @@ class LocalRuntime:
             got = streams.get_records(ShardIterator=iterator, Limit=STREAM_BATCH_SIZE)  # one batch per page
             self._iterators[shard_id] = got["NextShardIterator"]
             pending = [_lambda_record(r, self._stream_arn) for r in got.get("Records", [])]
-            attempts = 0
-            while pending:
-                try:
-                    result = self.app.activity_stream({"Records": pending}, LambdaContext()) or {}
-                    failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
-                except Exception:
-                    failures = [pending[0]["dynamodb"]["SequenceNumber"]]
-                if not failures:
-                    stats.stream_records += len(pending)
-                    delivered += len(pending)
-                    break
-                first = min(failures, key=int)
-                index = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] == first)
-                stats.stream_records += index
-                delivered += index
-                pending = pending[index:]
-                attempts += 1
-                if attempts > STREAM_RETRIES:
-                    # Like MaximumRetryAttempts with an on-failure destination: set aside, move on.
-                    self.stream_dead_letters.append(pending[0])
-                    stats.stream_failures += 1
-                    pending = pending[1:]
-                    attempts = 0
+            delivered += self._invoke_stream(pending, stats)
+        return delivered
+
+    def _invoke_stream(self, pending: list[dict[str, Any]], stats: DrainStats) -> int:
+        """One batch as the event source mapping runs it (infra/package.py): partial failures resume from the
+        first failed record; a function error bisects the batch (BisectBatchOnFunctionError; a split is not a
+        retry); after MaximumRetryAttempts the record goes to the on-failure destination."""
+        delivered = attempts = 0
+        while pending:
+            try:
+                result = self.app.activity_stream({"Records": pending}, LambdaContext()) or {}
+                failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+            except Exception:
+                if len(pending) > 1:
+                    stats.stream_retries += 1
+                    half = len(pending) // 2
+                    return (delivered + self._invoke_stream(pending[:half], stats)
+                            + self._invoke_stream(pending[half:], stats))
+                failures = [pending[0]["dynamodb"]["SequenceNumber"]]
+            if not failures:
+                stats.stream_records += len(pending)
+                return delivered + len(pending)
+            stats.stream_retries += 1
+            first = min(failures, key=int)
+            index = next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] == first)
+            stats.stream_records += index
+            delivered += index
+            pending = pending[index:]
+            attempts += 1
+            if attempts > STREAM_RETRIES:
+                # Like MaximumRetryAttempts with an on-failure destination: set aside, move on.
+                self.stream_dead_letters.append(pending[0])
+                stats.stream_failures += 1
+                pending = pending[1:]
+                attempts = 0
         return delivered
 
     # -- everything -------------------------------------------------------------------------

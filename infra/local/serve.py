@@ -119,6 +119,8 @@ def local_environment(moto_port: int) -> dict[str, str]:
         "AWS_ENDPOINT_URL": f"http://{HOST}:{moto_port}",
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "MKT_PREFIX": os.environ.get("MKT_PREFIX", "mkt"),
+        # EMF metrics only mean something to CloudWatch; locally they would interleave with the server's log.
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     }
 
 
