@@ -10,6 +10,7 @@ counters, the customers' metrics and the campaign report must agree exactly with
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ RECIPIENTS = int(os.environ.get("FAULT_RECIPIENTS", "2000"))
 ORDERS = int(os.environ.get("FAULT_ORDERS", str(RECIPIENTS)))
 RATE = float(os.environ.get("FAULT_RATE", "0.2"))
 SEED = int(os.environ.get("FAULT_SEED", "7"))
+STICKY = float(os.environ.get("FAULT_STICKY", "0.1"))  # share of faulted calls failing on every attempt
 HOLDOUT = 10
 API_ATTEMPTS = 8
 SEND_MINUTES = 30
@@ -356,8 +358,9 @@ class Scenario:
         add(Check("customer metrics: each buyer's one order counted once",
                   {c: [(o["order_id"], o["amount_fen"])] for c, o in orders.items()}, folded))
         per_customer = self._recipient_orders(campaign)
-        add(Check("recipients: attributed orders per reached customer",
-                  {c: 1 for c in reached if c in orders}, {c: n for c, n in per_customer.items() if n}))
+        add(Check("recipients: each buyer's attributed order and amount (held out ones: control)",
+                  {c: (1, o["amount_fen"]) for c, o in orders.items() if c in set(reached) | set(held)},
+                  {c: n for c, n in per_customer.items() if n[0]}))
 
     def _wallets(self) -> dict[str, int]:
         """Coupon instances per customer, from the wallet table (every instance, whatever its status)."""
@@ -369,17 +372,29 @@ class Scenario:
                 counts[cid] += item.kind == "CI"
         return counts
 
-    def _recipient_orders(self, campaign: str) -> dict[str, int]:
-        out: dict[str, int] = {}
+    def _recipient_orders(self, campaign: str) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
         cursor = None
         while True:
             path = f"/v1/campaigns/{campaign}/recipients?limit=200" + (f"&cursor={cursor}" if cursor else "")
             page = self.client.call("GET", path)
             for row in page["items"]:
-                out[row["customer_id"]] = row["orders"]
+                out[row["customer_id"]] = (row["orders"], row["amount_fen"])
             cursor = page.get("next_cursor")
             if not cursor:
                 return out
+
+
+def _shown(check: Check) -> str:
+    """The value when short; for a mismatching mapping, what differs (a few examples)."""
+    if len(str(check.actual)) < 160:
+        return str(check.actual)
+    if check.ok or not isinstance(check.actual, dict) or not isinstance(check.expected, dict):
+        return f"{len(check.actual) if isinstance(check.actual, dict) else ''} entries as expected"
+    keys = sorted(set(check.expected) | set(check.actual))
+    diff = [k for k in keys if check.expected.get(k) != check.actual.get(k)]
+    examples = ", ".join(f"{k}: expected {check.expected.get(k)} got {check.actual.get(k)}" for k in diff[:3])
+    return f"{len(diff)} of {len(keys)} differ ({examples})"
 
 
 def report(result: Result, plan: Any) -> str:
@@ -400,13 +415,11 @@ def report(result: Result, plan: Any) -> str:
                  f"and retried: {result.tick_failures}")
     lines.append(f"redeliveries: SQS {dict(result.sqs_redeliveries) or 0}, stream batch retries "
                  f"{result.stream_retries}; DLQ messages redriven {dict(result.dlq) or 0}; stream records set aside "
-                 f"and replayed {result.stream_set_aside} (of which set aside again in a replay: {result.replay_failures})")
+                 f"and replayed {result.stream_set_aside} (set aside again in a replay: {result.replay_failures})")
     for reason, n in result.dlq_reasons.most_common(6):
         lines.append(f"  DLQ'd {n}x: {reason}")
     for check in result.checks:
-        shown = check.actual if isinstance(check.actual, (int, str, dict)) and len(str(check.actual)) < 160 \
-            else "…"
-        lines.append(f"  {'ok ' if check.ok else 'BAD'} {check.name}: {shown}")
+        lines.append(f"  {'ok ' if check.ok else 'BAD'} {check.name}: {_shown(check)}")
     lines.append(f"wall {result.wall:.0f} s: {'nothing lost, nothing duplicated' if result.ok else 'MISMATCH'}")
     return "\n".join(lines)
 
@@ -415,9 +428,12 @@ def main() -> int:
     from bench.dispatch import _env
 
     _env()
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines between the figures
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"
+    logging.basicConfig(level=logging.CRITICAL)  # the injected failures are logged by every layer they cross
     from infra.local.faults import FaultInjector, FaultPlan
 
-    plan = FaultPlan(rate=RATE, seed=SEED)
+    plan = FaultPlan(rate=RATE, seed=SEED, sticky=STICKY)
     injector = FaultInjector(plan).install()
     import moto
 

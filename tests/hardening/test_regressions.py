@@ -136,3 +136,16 @@ def test_batch_items_are_documented_as_customers_orders_and_events_when_the_open
         assert (items["type"], items["minItems"], items["maxItems"]) == ("array", 1, 500), path
         assert sorted(items["items"]["required"]) == sorted(required), path
         assert items["items"]["additionalProperties"] is False and "$ref" not in json.dumps(items), path
+
+
+def test_every_path_answers_405_json_naming_the_allowed_methods_when_called_with_any_other_method(
+        api: Any, merchant: Any) -> None:
+    """HEAD and OPTIONS had no 405 view: the local stack answered a non-JSON 405 / crashed, API Gateway a 403."""
+    document = api.get("/v1/openapi.json").json
+    for path, ops in document["paths"].items():
+        concrete = path.replace("{", "x_").replace("}", "")
+        allowed = {m.upper() for m in ops}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"} - allowed:
+            r = api.request(method, concrete, token=merchant.token)
+            assert r.status == 405 and r.json["error"]["code"] == "method_not_allowed", (method, path, r)
+            assert set(r.headers["allow"].split(", ")) == allowed, (method, path, r.headers)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from infra.local.sample import Sample
@@ -90,7 +91,7 @@ class Ctx:
         sep = "&" if "?" in path else "?"
         cursor: str | None = None
         while True:
-            page = self.get(f"{path}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+            page = self.get(f"{path}{sep}limit={limit}" + (f"&cursor={quote(cursor)}" if cursor else ""))
             yield from page["items"]
             cursor = page.get("next_cursor")
             if not cursor:

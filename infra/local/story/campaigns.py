@@ -20,7 +20,7 @@ def chapter(ctx: Ctx) -> None:
     audience = ctx.ids["audience.win_back"]
     size = ctx.post("/v1/audiences/estimate", {"audience_id": audience})["count"]
     batch = max(1, -(-size // SLICES))
-    once = ctx.campaign({"name": "周一回流券", "label": "增购", "description": "win back lapsed buyers, 10 % held out",
+    once = ctx.campaign({"name": "周一回流券", "label": "增购", "description": "a coupon for buyers quiet for 3 days, 10 % held out",
                          "target": {"kind": "audience", "audience_id": audience},
                          "action": {"channel": "wallet", "coupons": [{"coupon_id": ctx.ids["coupon.threshold"]}]},
                          "schedule": {"kind": "once", "at": None}, "holdout_percent": 10,
@@ -85,7 +85,10 @@ def chapter(ctx: Ctx) -> None:
                  "the run completed after its last batch and the once campaign ended")
     # New buyers outside the once campaign, so its attribution (last touch) stays its own.
     monday = {r["customer_id"] for r in ctx.pages(f"/v1/campaigns/{once}/recipients")}
-    buyers = ctx.pick(6, lambda c: c["customer_id"] not in monday)
+    # Three phone-bound buyers of the item, one without a bound phone (the target filter), two buying other things.
+    buyers = (ctx.pick(3, lambda c: c["customer_id"] not in monday and c["phone_bound"])
+              + ctx.pick(1, lambda c: c["customer_id"] not in monday and not c["phone_bound"])
+              + ctx.pick(2, lambda c: c["customer_id"] not in monday))
     ctx.ids["trigger.buyers"] = ",".join(buyers[:4])
     orders = [{"order_id": f"demo-cut-{c}", "customer_id": c, "paid_at": to_iso(ctx.now - timedelta(minutes=10)),
                "amount_fen": 3600, "items": [{"item_id": TRIGGER_ITEM if i < 4 else "sku_001", "quantity": 1,
