@@ -32,11 +32,12 @@ package: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
-# Schemathesis and the rule generator with MKT_FUZZ_SCALE times the examples of `make test` (random seeds).
+# Schemathesis, the rule and the ingestion generators with FUZZ_SCALE times the examples of `make test`
+# (random seeds each run; `make test` runs them derandomized).
 FUZZ_SCALE ?= 5
 fuzz: $(STAMP)
 	MKT_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -s -p no:cacheprovider tests/hardening/test_fuzz_api.py \
-		tests/hardening/test_rule_fuzz.py
+		tests/hardening/test_rule_fuzz.py tests/hardening/test_ingest_fuzz.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -20,7 +20,8 @@ def chapter(ctx: Ctx) -> None:
     audience = ctx.ids["audience.win_back"]
     size = ctx.post("/v1/audiences/estimate", {"audience_id": audience})["count"]
     batch = max(1, -(-size // SLICES))
-    once = ctx.campaign({"name": "周一回流券", "label": "增购", "description": "a coupon for buyers quiet for 3 days, 10 % held out",
+    once = ctx.campaign({"name": "周一回流券", "label": "增购",
+                         "description": "a coupon for buyers quiet for 3 days, 10 % held out",
                          "target": {"kind": "audience", "audience_id": audience},
                          "action": {"channel": "wallet", "coupons": [{"coupon_id": ctx.ids["coupon.threshold"]}]},
                          "schedule": {"kind": "once", "at": None}, "holdout_percent": 10,

@@ -36,7 +36,7 @@ def chapter(ctx: Ctx) -> None:
     elsewhere = {r["customer_id"] for cid in ctx.campaigns.values() if cid != holdout
                  for r in _recipients(ctx, cid, "reached")}
     treated = [r for r in _recipients(ctx, holdout, "reached") if r["customer_id"] not in elsewhere][::3]
-    control = [r for r in _recipients(ctx, holdout, "held_out") if r["customer_id"] not in elsewhere][::8]
+    control = [r for r in _recipients(ctx, holdout, "held_out") if r["customer_id"] not in elsewhere][::6]
     orders: list[dict[str, Any]] = []
     redeemers = 0
     for n, r in enumerate(treated):
@@ -64,7 +64,7 @@ def chapter(ctx: Ctx) -> None:
         ctx.at(ctx.now + timedelta(minutes=20))
         ctx.post("/v1/orders/batch", {"items": [{**refund, "status": "refunded"}]})
         ctx.runtime.drain()
-    story.line("simulated buyers: 1 in 3 of the customers 周一回流券 reached (and no other campaign), 1 in 8 of those "
+    story.line("simulated buyers: 1 in 3 of the customers 周一回流券 reached (and no other campaign), 1 in 6 of those "
                "it held out")
     story.line(f"{len(orders)} orders via /v1/orders/batch: {len(treated)} from customers reached by 周一回流券 "
                f"({redeemers} redeeming its coupon), {len(control)} from its held-out customers, "
