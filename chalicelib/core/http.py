@@ -218,13 +218,14 @@ def route(
         def view(**path_params: str) -> Response:
             request = bp.current_request
             try:
+                headers = request.headers
+                principal = principal_of(request.context) if roles is not None else None
+                # The role first: a key that may not call the route learns nothing about its input (always 403).
+                if roles is not None and principal is not None and principal.role not in roles:
+                    raise Forbidden(f"role {principal.role.value} may not call {method} {path}")
                 for name, value in path_params.items():
                     if not PATH_PARAM.match(value or ""):
                         raise NotFound("no such item", field=f"path.{name}")
-                headers = request.headers
-                principal = principal_of(request.context) if roles is not None else None
-                if roles is not None and principal is not None and principal.role not in roles:
-                    raise Forbidden(f"role {principal.role.value} may not call {method} {path}")
                 parsed_query = _parse_query(request.query_params, query)
                 parsed_body = _parse_body(request.raw_body, headers, body) if body is not None else None
                 req = Request(

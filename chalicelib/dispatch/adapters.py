@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.channels.base import Channel, IssuedCoupon, Message
+from chalicelib.channels.base import Channel, IssuedCoupon, Message, render_values
 from chalicelib.channels.base import Recipient as ChannelRecipient
+from chalicelib.contents.render import RenderError
+from chalicelib.contents.service import Rendered
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import DefinitionItem
 from chalicelib.core.ports import Repo
+from chalicelib.coupons.model import CouponTerms
+from chalicelib.coupons.policy import value_text
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.customers.store import CustomerStore
 from chalicelib.dispatch.model import Recipient, delivery_key
@@ -77,31 +81,68 @@ def campaign_gate(merchant_id: str, campaign_id: str) -> TxOp:
                 DefinitionItem.status.is_in(*SENDABLE))
 
 
-class ChannelAdapter:
-    """The ChannelPort over one of the channels package's adapters."""
+Render = Callable[[str, str, Mapping[str, str | None]], Rendered]
 
-    def __init__(self, channel: Channel, idempotent: bool, coupons: Repo,
-                 render: Callable[[str, CampaignView, Recipient], str] | None = None) -> None:
+
+class ChannelAdapter:
+    """The ChannelPort over one of the channels package's adapters; renders the campaign's content per recipient."""
+
+    def __init__(self, channel: Channel, idempotent: bool, coupons: Repo, render: Render | None = None,
+                 settings_of: Callable[[str], MerchantSettings] | None = None) -> None:
         self._channel = channel
         self.idempotent = idempotent
         self._coupons = coupons
         self._render = render
+        self._settings_of = settings_of
+
+    def _coupon_faces(self, merchant_id: str, campaign: CampaignView) -> dict[str, tuple[str, str]]:
+        """Name and value text (满30元减5元) of each granted template, read once per chunk."""
+        faces = {}
+        for grant in campaign.coupons:
+            record = self._coupons.get(merchant_id, grant.coupon_id)
+            if record is None:
+                faces[grant.coupon_id] = (grant.coupon_id, "")
+                continue
+            try:
+                faces[grant.coupon_id] = (str(record.data.get("name")), value_text(CouponTerms.from_data(record.data)))
+            except (KeyError, TypeError, ValueError):
+                faces[grant.coupon_id] = (str(record.data.get("name")), "")
+        return faces
 
     def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
              instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | None]:
-        names = {}
-        for grant in campaign.coupons:
-            record = self._coupons.get(merchant_id, grant.coupon_id)
-            names[grant.coupon_id] = str(record.data.get("name")) if record else grant.coupon_id
+        faces = self._coupon_faces(merchant_id, campaign)
+        settings = self._settings_of(merchant_id) if self._settings_of else None
+        content_id = (campaign.data.get("action") or {}).get("content_id")
+        outcomes: dict[str, str | None] = {}
         batch = []
         for r in recipients:
             coupon_ids = [g.coupon_id for g in campaign.coupons for _ in range(g.quantity)]
-            carried = tuple(IssuedCoupon(i, c, names.get(c, c), "") for i, c in
-                            zip(instances.get(r.customer_id, ()), coupon_ids, strict=False))
-            text = self._render(merchant_id, campaign, r) if self._render else str(campaign.data.get("name", ""))
+            carried = tuple(
+                IssuedCoupon(i, c, faces.get(c, (c, ""))[0], faces.get(c, (c, ""))[1],
+                             settings.link("claim", instance_id=i, customer_id=r.customer_id) if settings else None)
+                for i, c in zip(instances.get(r.customer_id, ()), coupon_ids, strict=False))
             consent = {ch: True for ch in r.consent}
-            batch.append((ChannelRecipient(merchant_id, r.customer_id, r.nickname, r.phone, r.email, r.staff_owner,
-                                           consent),
-                          Message(campaign.campaign_id, run_id, delivery_key(run_id, r.customer_id), text,
-                                  coupons=carried)))
-        return {o.customer_id: (None if o.ok else o.reason or "failed") for o in self._channel.send(batch)}
+            to = ChannelRecipient(merchant_id, r.customer_id, r.nickname, r.phone, r.email, r.staff_owner, consent)
+            links = {}
+            unsubscribe = settings.link("unsubscribe", customer_id=r.customer_id, channel=campaign.channel) \
+                if settings else None
+            if unsubscribe:
+                links["unsubscribe_link"] = unsubscribe
+            text, subject = str(campaign.data.get("name", "")), None
+            attachments: tuple[Mapping[str, Any], ...] = ()
+            if content_id and self._render:
+                values = render_values(to, settings.store_name if settings else "", carried, links)
+                try:
+                    rendered = self._render(merchant_id, str(content_id), values)
+                except RenderError as exc:
+                    # Never a blank at send time: the recipient fails with the missing variable named.
+                    outcomes[r.customer_id] = f"render_missing_{exc.variable}"
+                    continue
+                text, subject, attachments = rendered.text, rendered.subject, rendered.attachments
+            batch.append((to, Message(campaign.campaign_id, run_id, delivery_key(run_id, r.customer_id), text,
+                                      subject=subject, coupons=carried, links=links, attachments=attachments)))
+        if batch:
+            outcomes.update({o.customer_id: (None if o.ok else o.reason or "failed")
+                             for o in self._channel.send(batch)})
+        return outcomes

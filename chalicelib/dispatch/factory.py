@@ -79,7 +79,8 @@ def policy() -> GuardrailPolicy:
 def channel_for(name: str) -> ChannelPort:
     if name in channel_overrides:
         return channel_overrides[name]
-    return ChannelAdapter(wiring.channel_for(name), name in IDEMPOTENT_CHANNELS, wiring.repo("COUPON"))
+    return ChannelAdapter(wiring.channel_for(name), name in IDEMPOTENT_CHANNELS, wiring.repo("COUPON"),
+                          render=wiring.content_service().render, settings_of=settings_of)
 
 
 @cache

@@ -64,6 +64,9 @@ class Guardrails:
         self._settings = settings_of
         self._coupon_kind = coupon_kind
         self._kinds: dict[tuple[str, str], tuple[float, str | None]] = {}
+        # Month states read by explain() when a quota was used up: later groups of this process start from them
+        # instead of trying the transaction again (a quota only grows used within its month).
+        self._used: dict[tuple[str, str], tuple[float, MonthState]] = {}
 
     def fixed_items(self, campaign: CampaignView) -> int:
         """Per transaction: the month's coupon counter, the audience's month and day items, a deferral's due item."""
@@ -108,7 +111,10 @@ class Guardrails:
             else:
                 sending.append(r.customer_id)
         # Quotas no state can allow (more units than the whole month's quota, a zero audience quota).
-        first = allot(sending, grant, limits, MonthState(), MonthState(), ctx.run_id, None)
+        month = month_key(local_day(ctx.now, ctx.timezone))
+        known = self._used.get((ctx.merchant_id, month))
+        used = known[1] if known is not None and _time.monotonic() - known[0] <= KIND_TTL else MonthState()
+        first = allot(sending, grant, limits, used, MonthState(), ctx.run_id, None)
         decision.suppressed.update(first.refused)
         for cid in first.admitted:
             decision.writes.append((cid, customer_op(ctx.merchant_id, cid, write, f"policy:{cid}")))
@@ -155,7 +161,9 @@ class Guardrails:
             slot = items.get(slot_key(ctx.merchant_id, grant.audience_id, day_key(send_day))) if grant.audience_id \
                 else None
             rest = [r.customer_id for r in sending if r.customer_id not in verdicts]
-            result = allot(rest, grant, limits, month_state(items.get(coupons_key(ctx.merchant_id, issue_month))),
+            used = month_state(items.get(coupons_key(ctx.merchant_id, issue_month)))
+            self._used[(ctx.merchant_id, issue_month)] = (_time.monotonic(), used)
+            result = allot(rest, grant, limits, used,
                            month_state(items.get(sends_key(ctx.merchant_id, month_key(send_day)))), ctx.run_id,
                            str(slot["run"]) if slot and slot.get("run") else None)
             verdicts.update(result.refused)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -87,6 +88,11 @@ class MerchantSettings(Strict):
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
     email_sender: str | None = Field(default=None, max_length=254)
     sms_sender_id: str | None = Field(default=None, max_length=11)
+    claim_url: str | None = Field(default=None, max_length=2048,
+                                  description="the store's claim page; {instance_id} and {customer_id} are filled in")
+    unsubscribe_url: str | None = Field(default=None, max_length=2048,
+                                        description="the store's unsubscribe page; {customer_id} and {channel} are "
+                                                    "filled in")
 
     @field_validator("timezone")
     @classmethod
@@ -102,6 +108,28 @@ class MerchantSettings(Strict):
         if not (value.startswith("https://") or local) or " " in value:
             raise ValueError("must be an https:// URL (http only on loopback for local testing)")
         return value
+
+    @field_validator("claim_url", "unsubscribe_url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")) or " " in value:
+            raise ValueError("must be an https:// URL (http only on loopback for local testing)")
+        unknown = set(re.findall(r"{([^{}]*)}", value)) - {"instance_id", "customer_id", "channel"}
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; allowed: {{instance_id}}, "
+                             "{customer_id}, {channel}")
+        return value
+
+    def link(self, kind: str, **values: str) -> str | None:
+        """The claim or unsubscribe link for one recipient (None when the store has not set the page)."""
+        template = self.claim_url if kind == "claim" else self.unsubscribe_url
+        if template is None:
+            return None
+        for name, value in values.items():
+            template = template.replace("{" + name + "}", quote(value, safe=""))
+        return template
 
     @field_validator("email_sender")
     @classmethod

@@ -26,6 +26,11 @@ class SettingsIn(Body):
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=256)
     email_sender: str | None = Field(default=None, max_length=254)
     sms_sender_id: str | None = Field(default=None, max_length=11)
+    claim_url: str | None = Field(default=None, max_length=2048,
+                                  description="the store's claim page; {instance_id} and {customer_id} are filled in")
+    unsubscribe_url: str | None = Field(default=None, max_length=2048,
+                                        description="the store's unsubscribe page; {customer_id} and {channel} are "
+                                                    "filled in")
 
 
 class SettingsOut(BaseModel):
@@ -40,6 +45,8 @@ class SettingsOut(BaseModel):
     webhook_secret_set: bool
     email_sender: str | None
     sms_sender_id: str | None
+    claim_url: str | None
+    unsubscribe_url: str | None
 
 
 class KeyIn(Body):

@@ -149,3 +149,16 @@ def test_every_path_answers_405_json_naming_the_allowed_methods_when_called_with
             r = api.request(method, concrete, token=merchant.token)
             assert r.status == 405 and r.json["error"]["code"] == "method_not_allowed", (method, path, r)
             assert set(r.headers["allow"].split(", ")) == allowed, (method, path, r.headers)
+
+
+def test_role_denial_is_a_403_when_the_path_id_is_also_malformed(api: Any, merchant: Any) -> None:
+    """The path-id check ran before the role check: a staff key got 404 instead of 403 for an impossible id."""
+    staff = api.post("/v1/keys", {"role": "staff", "staff_id": "s1"}, token=merchant.token).json["api_key"]
+    readonly = api.post("/v1/keys", {"role": "readonly"}, token=merchant.token).json["api_key"]
+    bad_id = "x" * 200
+    for token, method, path in ((staff, "GET", f"/v1/contents/{bad_id}"), (staff, "GET", f"/v1/coupons/{bad_id}"),
+                                (readonly, "DELETE", f"/v1/campaigns/{bad_id}"),
+                                (readonly, "POST", f"/v1/coupon-instances/{bad_id}/claim")):
+        r = api.request(method, path, {"customer_id": "c1"} if method == "POST" else None, token=token)
+        assert r.status == 403 and r.json["error"]["code"] == "forbidden", (method, path, r)
+    assert api.get(f"/v1/contents/{bad_id}", token=merchant.token).status == 404
