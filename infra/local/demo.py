@@ -65,6 +65,12 @@ def run() -> int:
                    f"{settings['quiet_hours']['end']}, ≤{g['daily_messages_per_customer']} message/day, "
                    f"{g['coupon_message_cooldown_days']}-day cooldown, {g['monthly_store_coupons']} store "
                    "coupons/month")
+        links = {"claim_url": "https://fresh-fruit.example/claim?coupon={instance_id}",
+                 "unsubscribe_url": "https://fresh-fruit.example/unsubscribe?c={customer_id}&ch={channel}"}
+        doc = {k: settings[k] for k in ("store_name", "timezone", "quiet_hours", "guardrails", "rfm")} | links
+        put = api.put("/v1/settings", doc, token=issued.token, headers={"If-Match": f'"{settings["version"]}"'})
+        story.expect(put.status == 200, f"PUT /v1/settings sets the store's pages ({put.status})")
+        story.line(f"the store's claim and unsubscribe pages set: {links['claim_url']}")
         operator = ctx.post("/v1/keys", {"role": "operator", "label": "campaign desk"})
         story.line(f"operator key {operator['key_id']} created; keys are stored only as SHA-256 hashes")
 

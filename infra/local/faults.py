@@ -152,8 +152,9 @@ class FaultInjector:
         self._virtual_backoff = virtual_backoff
         self._original_create: Any = None
         self._original_time: Any = None
-        # moto ignores TransactWriteItems' ClientRequestToken: tokens whose commit was applied (and its answer
-        # dropped here) are answered as DynamoDB would answer their retry.
+        # botocore puts the same ClientRequestToken on every attempt of a TransactWriteItems, and DynamoDB answers
+        # a retry of an applied one with success; moto ignores the token, so the tokens whose commit was applied
+        # (and its answer dropped here) are answered as DynamoDB would answer their retry.
         self._applied_tokens: set[str] = set()
 
     # -- installation ---------------------------------------------------------------------------

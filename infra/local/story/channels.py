@@ -96,7 +96,7 @@ def _webhook(ctx: Ctx) -> None:
     try:
         settings = ctx.api.get("/v1/settings", token=ctx.token)
         doc = {k: settings.json[k] for k in ("store_name", "timezone", "quiet_hours", "guardrails", "rfm",
-                                             "email_sender", "sms_sender_id")}
+                                             "email_sender", "sms_sender_id", "claim_url", "unsubscribe_url")}
         put = ctx.api.put("/v1/settings", {**doc, "webhook_url": receiver.url, "webhook_secret": SECRET},
                           token=ctx.token, headers={"If-Match": settings.headers.get("etag", "")})
         if put.status != 200:
