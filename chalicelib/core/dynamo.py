@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import uuid
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -17,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
-from chalicelib.core.errors import Conflict, NotFound, PreconditionFailed
+from chalicelib.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from chalicelib.core.records import AlreadyExists, Record
 
 
@@ -41,12 +40,8 @@ def _connection() -> Connection:
 
 
 def transact_write() -> TransactWrite:
-    """A TransactWriteItems context (≤100 items, all or nothing) on the process's connection.
-
-    The client request token makes botocore's retries of it idempotent: when a commit was applied but its answer
-    was lost (a read timeout), the retry succeeds instead of failing every condition the first attempt changed.
-    """
-    return TransactWrite(connection=_connection(), client_request_token=uuid.uuid4().hex)
+    """A TransactWriteItems context (≤100 items, all or nothing) on the process's connection."""
+    return TransactWrite(connection=_connection())
 
 
 def reset_connection() -> None:
@@ -193,6 +188,9 @@ class DefinitionRepo:
 
     def list(self, merchant_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
              status: str | None = None, label: str | None = None) -> tuple[list[Record], dict[str, Any] | None]:
+        if start_key is not None and not _resumes(start_key, merchant_id, self.kind):
+            # Another list's cursor would make DynamoDB refuse the query (a ValidationException, i.e. a 500).
+            raise Invalid("cursor belongs to another list", field="query.cursor")
         condition: Condition | None = None
         if status is not None:
             condition = DefinitionItem.status == status
@@ -211,3 +209,10 @@ class DefinitionRepo:
 
     def iter_all(self, merchant_id: str) -> builtins.list[Record]:
         return [_record(i) for i in DefinitionItem.query(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"))]
+
+
+def _resumes(start_key: dict[str, Any], merchant_id: str, kind: str) -> bool:
+    """The cursor is a last key of this merchant's list of this kind (base table: pk and sk only)."""
+    pk, sk = start_key.get("pk"), start_key.get("sk")
+    return (set(start_key) == {"pk", "sk"} and isinstance(pk, dict) and pk.get("S") == merchant_id
+            and isinstance(sk, dict) and str(sk.get("S", "")).startswith(f"{kind}#"))

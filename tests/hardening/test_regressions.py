@@ -162,3 +162,15 @@ def test_role_denial_is_a_403_when_the_path_id_is_also_malformed(api: Any, merch
         r = api.request(method, path, {"customer_id": "c1"} if method == "POST" else None, token=token)
         assert r.status == 403 and r.json["error"]["code"] == "forbidden", (method, path, r)
     assert api.get(f"/v1/contents/{bad_id}", token=merchant.token).status == 404
+
+
+def test_another_lists_cursor_is_a_400_naming_the_cursor_when_sent_to_campaigns(api: Any, merchant: Any) -> None:
+    # Real DynamoDB refuses an ExclusiveStartKey outside the query's key condition (moto does not), which was a 500.
+    for name in ("a", "b"):
+        assert api.post("/v1/contents", {"name": name, "text": "hello"}, token=merchant.token).status == 201
+    cursor = api.get("/v1/contents?limit=1", token=merchant.token).json["next_cursor"]
+    assert cursor
+    r = api.get(f"/v1/campaigns?cursor={quote(cursor)}", token=merchant.token)
+    assert r.status == 400
+    assert r.json["error"]["field"] == "query.cursor"
+    assert api.get(f"/v1/contents?cursor={quote(cursor)}", token=merchant.token).status == 200
