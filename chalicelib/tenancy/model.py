@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chalicelib.core.auth import Role
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_ZONES = frozenset(available_timezones())
+# available_timezones() also lists files of the machine's zone directory that are not IANA zones (localtime is the
+# host's own setting, posix/ and right/ are copies): a merchant's zone must mean the same on every machine.
+_ZONES = frozenset(z for z in available_timezones()
+                   if z not in {"localtime", "posixrules", "Factory"} and not z.startswith(("posix/", "right/")))
 
 
 def check_timezone(value: str) -> str:

@@ -56,7 +56,7 @@ def seed_world(api: Any, merchant: Any, runtime: Any, now: datetime) -> World:
         "name": "10 off", "kind": "store_threshold", "threshold_fen": 5000, "discount_fen": 1000,
         "validity": {"kind": "relative", "days": 30}, "claim_window": {"kind": "any_time"}, "stock": 1000}, **tok), 201)
     world.add("coupon_id", coupon["coupon_id"])
-    content = _ok(api.post("/v1/contents", {"name": "hello", "text": "Hi {nickname}, {coupon_name} {claim_link}"},
+    content = _ok(api.post("/v1/contents", {"name": "hello", "text": "Hi {nickname}, see you soon"},
                            **tok), 201)
     world.add("content_id", content["content_id"])
 
