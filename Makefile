@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo serve package bench lint typecheck fuzz soak clean
+.PHONY: venv test demo serve package bench lint typecheck fuzz soak faults clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ package: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# 20 % of DynamoDB/SQS calls fail (FAULT_RATE, FAULT_STICKY, FAULT_SEED, FAULT_RECIPIENTS, FAULT_ORDERS).
+faults: $(STAMP)
+	$(PY) -m bench.faults
+
+# The local stack under load for SOAK_SECONDS (default 60), then ledger, counters and reports must agree.
+soak: $(STAMP)
+	$(PY) -m infra.local.soak
 
 # Schemathesis, the rule and the ingestion generators with FUZZ_SCALE times the examples of `make test`
 # (random seeds each run; `make test` runs them derandomized).

@@ -110,7 +110,8 @@ class Guardrails:
                 decision.suppressed[r.customer_id] = reason
             else:
                 sending.append(r.customer_id)
-        # Quotas no state can allow (more units than the whole month's quota, a zero audience quota).
+        # Quotas no state can allow (more units than the month's quota has left as last read, a zero audience
+        # quota): refused here rather than by a transaction bound to fail.
         month = month_key(local_day(ctx.now, ctx.timezone))
         known = self._used.get((ctx.merchant_id, month))
         used = known[1] if known is not None and _time.monotonic() - known[0] <= KIND_TTL else MonthState()

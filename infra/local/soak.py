@@ -38,7 +38,7 @@ from infra.local.serve import READY
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 WINDOW_DAYS = 7
-MAX_CAMPAIGNS = 12
+MAX_CAMPAIGNS = 8
 TARGET_SIZE = 40
 SEED_CUSTOMERS = 200
 
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", "60")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("SOAK_WORKERS", "4")))
-    parser.add_argument("--settle", type=float, default=180, help="seconds to wait for the runs to complete")
+    parser.add_argument("--settle", type=float, default=300, help="seconds to wait for the runs to complete")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     stack = Stack(lifetime=args.seconds + args.settle + 300)

@@ -9,11 +9,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from pynamodb.exceptions import TransactWriteError
 
 from bench.faults import Scenario
 from chalicelib import wiring
 from chalicelib.core.config import get_config
-from chalicelib.core.dynamo import reset_connection
+from chalicelib.core.dynamo import reset_connection, transact_write
+from chalicelib.dispatch.store import DispatchItem
 from infra.local.faults import INTERNAL, LOST_RESPONSE, THROTTLE, FaultInjector, FaultPlan, reset_pynamodb
 
 pytestmark = pytest.mark.slow
@@ -114,6 +116,21 @@ def test_sqs_sends_are_throttled_but_the_event_source_calls_are_left_alone(injec
         sqs.send_message(QueueUrl=url, MessageBody="x")
     assert refused.value.response["Error"]["Code"] == "ThrottlingException"
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None  # not faulted, not sent
+
+
+def test_a_transaction_whose_answer_was_lost_succeeds_when_botocore_retries_it_with_its_token(inject: Any) -> None:
+    """botocore sends the same ClientRequestToken on every attempt: DynamoDB answers the retry of an applied
+    transaction with success. moto ignores the token, so the injector answers for it."""
+    injector = inject(rate=1.0, sticky=0.0, kinds=(LOST_RESPONSE,), seed=5)
+    key = f"tx-{uuid.uuid4().hex}"
+    with transact_write() as tx:
+        tx.save(DispatchItem(key, "A", kind="x"), condition=DispatchItem.pk.does_not_exist())
+        tx.save(DispatchItem(key, "B", kind="x"), condition=DispatchItem.pk.does_not_exist())
+    assert injector.stats.retries >= 1 and injector.stats.injected[LOST_RESPONSE] >= 1
+    with injector.paused():
+        assert {i.sk for i in DispatchItem.query(key)} == {"A", "B"}
+        with pytest.raises(TransactWriteError), transact_write() as tx:  # a new transaction meets its conditions
+            tx.save(DispatchItem(key, "A", kind="x"), condition=DispatchItem.pk.does_not_exist())
 
 
 def test_campaign_and_orders_lose_and_duplicate_nothing_when_a_fifth_of_aws_calls_fail(inject: Any, api: Any,
