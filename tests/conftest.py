@@ -26,8 +26,11 @@ def aws() -> Iterator[None]:
     """One in-process moto world; tables and queues created once, tests isolate by merchant."""
     # One moto world serves the whole session, so tables grow; moto's TransactWriteItems deep-copies the table
     # per item (O(table)), which made later tests crawl. bench.motofast keeps DynamoDB's semantics without it.
+    # moto also sorts a whole table on every Query with slow comparisons; motosort gives the same order cheaply.
     from bench import motofast
+    from infra.local import motosort
     motofast.install()
+    motosort.install()
     with moto.mock_aws():
         from chalicelib import wiring
         wiring.reset()
