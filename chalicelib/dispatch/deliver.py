@@ -220,7 +220,10 @@ class DeliverService:
         for cid in ids:
             chunk.ledger[cid] = Entry(given, None, instances.get(cid, ()), to_iso(now))
         deferred = [parse_iso(e.reason) for e in chunk.ledger.values() if e.outcome is Outcome.DEFERRED and e.reason]
-        handing = channel is not None and (bool(ids) or resending)
+        # Earlier groups of this chunk may have recorded `handing` entries while this last group sends nobody
+        # (all suppressed): the chunk still has to hand those over before it is done.
+        handing = channel is not None and (bool(ids) or resending or any(
+            e.outcome is Outcome.HANDING for e in chunk.ledger.values()))
         state = ChunkState.WAITING if deferred else (ChunkState.READY if handing else ChunkState.DONE)
         if not final:
             state = ChunkState.READY
