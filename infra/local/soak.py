@@ -41,12 +41,20 @@ WINDOW_DAYS = 7
 MAX_CAMPAIGNS = 8
 TARGET_SIZE = 40
 SEED_CUSTOMERS = 200
+CLOSING_BATCHES = 5  # order batches sent after the runs completed
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+def midday_zone(now: datetime) -> str:
+    """A zone where it is about noon now: the soak runs on the wall clock, and quiet hours would defer sends."""
+    offset = 12 - now.hour
+    offset = offset - 24 if offset > 14 else offset
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3
 
 
 def _iso(at: datetime) -> str:
@@ -83,8 +91,9 @@ class World:
 class Load:
     """Closed-loop workers over one merchant; every answer is timed and judged."""
 
-    def __init__(self, base: str, token: str, seed: int) -> None:
+    def __init__(self, base: str, token: str, seed: int, campaigns: int = MAX_CAMPAIGNS) -> None:
         self.base = base
+        self.max_campaigns = campaigns
         self.auth = {"Authorization": f"Bearer {token}"}
         self.world = World()
         self.families: dict[str, Family] = defaultdict(Family)
@@ -132,9 +141,12 @@ class Load:
             with self.world.lock:
                 self.world.customers.extend(ids)
 
-    def ingest_orders(self) -> None:
+    def ingest_orders(self, campaign_recipients_only: bool = False) -> None:
         with self.world.lock:
             pool = list(self.world.customers)
+            targets = list(self.world.campaigns.values())
+        if targets and (campaign_recipients_only or self.rng.random() < 0.6):
+            pool = self.rng.choice(targets)  # campaign recipients: attribution has work to do
         if not pool:
             return
         # Two seconds back: a reach stamped in the same second as the order is never ambiguous.
@@ -149,9 +161,10 @@ class Load:
 
     def create_campaign(self) -> None:
         with self.world.lock:
-            if len(self.world.campaigns) >= MAX_CAMPAIGNS:
-                return self.read_reports()
+            enough = len(self.world.campaigns) >= self.max_campaigns
             pool = list(self.world.customers)
+        if enough:
+            return self.read_reports()
         target = sorted(self.rng.sample(pool, min(TARGET_SIZE, len(pool))))
         body = {"name": "soak", "target": {"kind": "customers", "customer_ids": target},
                 "action": {"channel": "wallet", "coupons": [{"coupon_id": self.world.coupon, "quantity": 1}]},
@@ -219,6 +232,7 @@ class Verifier:
         self.load = load
         self.world = load.world
         self.checks: list[Check] = []
+        self.attributed: Counter[str] = Counter()  # orders the verifier expects attributed, by arm
 
     def get(self, path: str) -> Any:
         return self.load.call("verify", "GET", path)
@@ -284,13 +298,16 @@ class Verifier:
                 if r["status"] in ("reached", "held_out") and r["at"]:
                     touches[r["customer_id"]].append((_parse(r["at"]), r["status"] == "held_out", cid,
                                                       r["run_id"] or ""))
-        self._attribution(touches)
-        self._metrics()
+        # A last wave of orders from the campaigns' recipients, now that every reach is recorded.
+        for _ in range(CLOSING_BATCHES):
+            self.load.ingest_orders(campaign_recipients_only=True)
+        self._metrics(settle_seconds)
+        self._attribution(touches, settle_seconds)
         coupon = self.get(f"/v1/coupons/{self.world.coupon}")
         self.add("coupon issued counter vs reached recipients", reached_total, coupon and coupon["issued"])
         return self.checks
 
-    def _attribution(self, touches: dict[str, list[tuple[datetime, bool, str, str]]]) -> None:
+    def _attribution(self, touches: dict[str, list[tuple[datetime, bool, str, str]]], seconds: float) -> None:
         """Last touch whose [at, at + window] holds paid_at (ties: treated, then ids), as reports attribute."""
         expected: dict[str, Counter[str]] = defaultdict(Counter)
         for order in self.world.orders.values():
@@ -301,29 +318,43 @@ class Verifier:
                 continue
             _, held_out, cid, _ = max(eligible, key=lambda t: (t[0], not t[1], t[2], t[3]))
             arm = "control" if held_out else "treated"
+            self.attributed[arm] += 1
             expected[cid][f"{arm}_orders"] += 1
             expected[cid][f"{arm}_gmv"] += order["amount_fen"]
-        for cid in sorted(self.world.campaigns):
-            report = self.get(f"/v1/campaigns/{cid}/report")
-            if report is None:
-                continue
-            rev = report["revenue"]
-            actual = {"treated_orders": rev["orders"], "treated_gmv": rev["gmv_fen"],
-                      "control_orders": rev["control_orders"], "control_gmv": rev["control_gmv_fen"]}
-            self.add(f"{cid} attributed orders and GMV vs the orders sent",
-                     {k: expected[cid].get(k, 0) for k in actual}, actual)
+        keys = ("treated_orders", "treated_gmv", "control_orders", "control_gmv")
+        wanted = {cid: {k: expected[cid].get(k, 0) for k in keys} for cid in self.world.campaigns}
+        actual: dict[str, dict[str, int]] = {}
+        deadline = time.monotonic() + seconds
+        while True:  # the pump may still be folding the last orders in: compare until equal, or time is up
+            for cid in sorted(c for c in wanted if actual.get(c) != wanted[c]):
+                report = self.get(f"/v1/campaigns/{cid}/report")
+                if report is not None:
+                    rev = report["revenue"]
+                    actual[cid] = {"treated_orders": rev["orders"], "treated_gmv": rev["gmv_fen"],
+                                   "control_orders": rev["control_orders"], "control_gmv": rev["control_gmv_fen"]}
+            if actual == wanted or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        for cid in sorted(wanted):
+            self.add(f"{cid} attributed orders and GMV vs the orders sent", wanted[cid], actual.get(cid))
 
-    def _metrics(self) -> None:
+    def _metrics(self, seconds: float) -> None:
         per: dict[str, list[int]] = defaultdict(list)
         for order in self.world.orders.values():
             per[order["customer_id"]].append(order["amount_fen"])
         sample = sorted(per)[:100]
-        wrong = []
-        for cid in sample:
-            got = self.get(f"/v1/customers/{cid}")
-            metrics = got["metrics"] if got else {}
-            if (metrics.get("orders_total"), metrics.get("spend_total")) != (len(per[cid]), sum(per[cid])):
-                wrong.append(cid)
+        wrong = list(sample)
+        deadline = time.monotonic() + seconds
+        while wrong and time.monotonic() < deadline:
+            still = []
+            for cid in wrong:
+                got = self.get(f"/v1/customers/{cid}")
+                metrics = got["metrics"] if got else {}
+                if (metrics.get("orders_total"), metrics.get("spend_total")) != (len(per[cid]), sum(per[cid])):
+                    still.append(cid)
+            wrong = still
+            if wrong:
+                time.sleep(1)
         self.add(f"customer metrics vs orders sent ({len(sample)} customers)", [], wrong)
 
 
@@ -359,7 +390,8 @@ class Stack:
         env = {**self.env, "AWS_ENDPOINT_URL": f"http://{HOST}:{self.moto_port}", "AWS_ACCESS_KEY_ID": "local",
                "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
-        done = subprocess.run([sys.executable, "-m", "chalicelib.admin", "create-merchant", "--name", "Soak"],
+        done = subprocess.run([sys.executable, "-m", "chalicelib.admin", "create-merchant", "--name", "Soak",
+                               "--timezone", midday_zone(datetime.now(UTC))],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
         return str(json.loads(done.stdout)["api_key"])
 
@@ -377,7 +409,8 @@ class Stack:
             return -9
 
 
-def render(load: Load, wall: float, checks: list[Check], pump: list[str]) -> str:
+def render(load: Load, wall: float, verifier: Verifier, pump: list[str]) -> str:
+    checks = verifier.checks
     families = {k: v for k, v in sorted(load.families.items()) if k != "verify"}
     total = sum(len(f.latencies) for f in families.values())
     errors = sum(sum(f.errors.values()) for f in families.values())
@@ -396,7 +429,8 @@ def render(load: Load, wall: float, checks: list[Check], pump: list[str]) -> str
     failed_rounds = [line.strip() for line in pump if "failed" in line and "failed none" not in line]
     lines.append(f"event pump rounds reporting failures: {len(failed_rounds)}")
     lines += [f"  {line[:200]}" for line in failed_rounds[:5]]
-    lines.append(f"afterwards ({len(checks)} checks):")
+    lines.append(f"afterwards ({len(checks)} checks; {verifier.attributed['treated']} orders attributed to campaigns, "
+                 f"{verifier.attributed['control']} held-out conversions, of {len(load.world.orders)} orders):")
     for check in checks:
         if not check.ok:
             lines.append(f"  BAD {check.name}: {check.detail[:400]}")
@@ -411,18 +445,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("SOAK_WORKERS", "4")))
     parser.add_argument("--settle", type=float, default=300, help="seconds to wait for the runs to complete")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--campaigns", type=int, default=MAX_CAMPAIGNS, help="campaigns created at most")
     args = parser.parse_args(argv)
     stack = Stack(lifetime=args.seconds + args.settle + 300)
     try:
         stack.wait_ready(120)
-        load = Load(f"http://{HOST}:{stack.port}", stack.create_merchant(), args.seed)
+        load = Load(f"http://{HOST}:{stack.port}", stack.create_merchant(), args.seed, args.campaigns)
         load.setup()
         wall = load.run(args.seconds, args.workers)
-        checks = Verifier(load).run(args.settle)
+        verifier = Verifier(load)
+        checks = verifier.run(args.settle)
         pump = list(stack.pump_lines())
     finally:
         code = stack.stop()
-    print(render(load, wall, checks, pump))
+    print(render(load, wall, verifier, pump))
     errors = sum(sum(f.errors.values()) for f in load.families.values())
     ok = errors == 0 and all(c.ok for c in checks) and code == 0
     print("soak: ledger, counters and reports agree" if ok else f"soak: FAILED (stack exit {code})")
