@@ -81,15 +81,6 @@ class RecordingChannel:
         return self.injector.around(deliver)
 
 
-@pytest.fixture(autouse=True)
-def fast_transactions():
-    """moto deep-copies whole tables per transaction item; check-then-write gives the same answers, fast."""
-    from bench import motofast
-
-    motofast.install()
-    yield
-    motofast.uninstall()
-
 
 @pytest.fixture
 def world(aws, merchant, api):

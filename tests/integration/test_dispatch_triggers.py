@@ -22,14 +22,6 @@ from tests.integration.test_dispatch_support import (
 T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def fast_transactions():
-    from bench import motofast
-
-    motofast.install()
-    yield
-    motofast.uninstall()
-
 
 @pytest.fixture
 def channel():
