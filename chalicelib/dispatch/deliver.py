@@ -36,10 +36,12 @@ from chalicelib.dispatch.ports import (
     ReachSink,
     RunRepo,
 )
-from chalicelib.dispatch.reaches import reaches_of
+from chalicelib.dispatch.reaches import reaches_of, window_days
 from chalicelib.dispatch.snapshot import CANCELLED, PAUSED, SENDABLE, CampaignView, view
 from chalicelib.dispatch.store import LeaseRefused
 from chalicelib.dispatch.targets import recipient_of
+from chalicelib.dispatch.txn import join_update
+from chalicelib.reports.model import Reach
 
 log = logging.getLogger(__name__)
 UNKNOWN_AFTER_CRASH = "unknown_after_crash"
@@ -217,8 +219,9 @@ class DeliverService:
         if chunk.chunk_id.startswith("T"):  # a day's touches come in many chunks: one delivery per customer
             ops += [self._runs.marker_op(chunk.merchant_id, chunk.run_id, cid) for cid in ids]
         given = Outcome.SUCCEEDED if channel is None else Outcome.HANDING
+        touched = self._join_touches(chunk.merchant_id, run, ids, instances, ops, now) if channel is None else set()
         for cid in ids:
-            chunk.ledger[cid] = Entry(given, None, instances.get(cid, ()), to_iso(now))
+            chunk.ledger[cid] = Entry(given, None, instances.get(cid, ()), to_iso(now), cid in touched)
         deferred = [parse_iso(e.reason) for e in chunk.ledger.values() if e.outcome is Outcome.DEFERRED and e.reason]
         # Earlier groups of this chunk may have recorded `handing` entries while this last group sends nobody
         # (all suppressed): the chunk still has to hand those over before it is done.
@@ -233,6 +236,26 @@ class DeliverService:
                                                   campaign.campaign_id, min(deferred)), now, only_new=False))
         self._commit(ops)
         return "handed" if handing else state.value
+
+    def _join_touches(self, merchant_id: str, run: Run, ids: list[str], instances: dict[str, tuple[str, ...]],
+                      ops: list[Op], now: datetime) -> set[str]:
+        """Reaches written by the guard updates already in this transaction (same contact item): no extra write.
+
+        Only for outcomes final at commit (wallet sends). The reach is the one reaches_of would rebuild from the
+        ledger entry, so a later re-recording of the same chunk adds nothing; customers without such an update
+        (no guardrail write) are recorded after the commit as before.
+        """
+        if self._reaches is None:
+            return set()
+        stamp = parse_iso(to_iso(now))
+        window = window_days(run.snapshot)
+        joined = set()
+        for cid in ids:
+            reach = Reach(cid, run.campaign_id, run.run_id, stamp, False, instances.get(cid, ()), window)
+            table, pk, sk, actions = self._reaches.touch_update(merchant_id, reach, now)
+            if join_update(ops, table, pk, sk, actions):
+                joined.add(cid)
+        return joined
 
     def _group_size(self, chunk: Chunk, campaign: CampaignView) -> int:
         """Recipients whose writes fit one transaction with the ledger item, the gate and the stock counters."""

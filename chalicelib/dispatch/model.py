@@ -16,6 +16,10 @@ TX_MAX_ITEMS = 100
 LEASE_SECONDS = 300  # below the dispatch queue's visibility timeout: a killed worker's lease expires first
 MAX_RECEIVES = 5  # the queues' maxReceiveCount (core.resources)
 RECIPIENT_CAP = 100_000  # SPEC §8: recipients per single send (merchant settings may lower it)
+# The customer's contact item in the dispatch table holds both its guardrail counters and its recent touches
+# (reaches for attribution): a wallet delivery updates both in the one write its cap already costs.
+CONTACT_SK = "GUARD"
+CONTACT_TTL_DAYS = 400  # the item (risk facts span up to a year) goes when the customer is left alone
 
 
 class DueKind(StrEnum):
@@ -94,12 +98,13 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Entry:
-    """A ledger entry: outcome, reason, coupon instance ids, when."""
+    """A ledger entry: outcome, reason, coupon instance ids, when; `touched`: its reach was written with it."""
 
     outcome: Outcome
     reason: str | None = None
     instances: tuple[str, ...] = ()
     at: str | None = None
+    touched: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"o": self.outcome.value}
@@ -109,11 +114,13 @@ class Entry:
             doc["i"] = list(self.instances)
         if self.at:
             doc["at"] = self.at
+        if self.touched:
+            doc["tt"] = 1
         return doc
 
     @staticmethod
     def from_doc(doc: dict[str, Any]) -> Entry:
-        return Entry(Outcome(doc["o"]), doc.get("r"), tuple(doc.get("i") or ()), doc.get("at"))
+        return Entry(Outcome(doc["o"]), doc.get("r"), tuple(doc.get("i") or ()), doc.get("at"), bool(doc.get("tt")))
 
 
 @dataclass
@@ -211,6 +218,11 @@ def touch_chunk_id(touch_keys: list[str]) -> str:
 
 def chunk_id_for(segment: int, n: int) -> str:
     return f"{segment:02d}{n:05d}"
+
+
+def contact_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
+    """The customer's contact item (guardrail counters and touches) in the dispatch table."""
+    return f"{merchant_id}#GUARD#{customer_id}", CONTACT_SK
 
 
 def delivery_key(run_id: str, customer_id: str) -> str:

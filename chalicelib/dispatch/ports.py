@@ -120,3 +120,6 @@ class ReachSink(Protocol):
 
     def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None:
         """Idempotent: recording the same reaches again changes nothing."""
+
+    def touch_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
+        """(table, pk, sk, update actions) recording `reach` inside another update of that item, if one is sent."""

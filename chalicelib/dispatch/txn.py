@@ -31,6 +31,19 @@ class TxOp:
     actions: list[Any] = field(default_factory=list)
 
 
+def join_update(ops: Sequence[TxOp], table: str, pk: str, sk: str, actions: list[Any]) -> bool:
+    """Add `actions` to the update of item (table, pk, sk) already in `ops`; False if there is none.
+
+    A transaction may name an item only once, so a second fact about the same item rides in its update.
+    """
+    for op in ops:
+        if op.kind == "update" and getattr(op.model, "pk", None) == pk and getattr(op.model, "sk", None) == sk \
+                and type(op.model).Meta.table_name == table:
+            op.actions = [*op.actions, *actions]
+            return True
+    return False
+
+
 def commit(ops: Sequence[TxOp]) -> None:
     """Write `ops` (≤ 100) all or nothing; raise TxCancelled naming the failed conditions.
 

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.campaigns.schedule import local_to_utc
+from chalicelib.dispatch.model import CONTACT_TTL_DAYS
 
 # Suppression reasons (SPEC §8; recorded in the ledger and shown by run progress and reports).
 RISK = "risk"
@@ -41,7 +42,7 @@ REACH_DAYS_KEPT = MAX_EXCLUDE_DAYS
 # for longer keeps a few dead counters until the item's TTL; they never count again (their names are old).
 STALE_DAYS = 1
 STALE_WEEKS = 1
-GUARD_TTL_DAYS = 400  # the item (its risk facts span up to a year) goes when the customer is left alone
+GUARD_TTL_DAYS = CONTACT_TTL_DAYS  # the item (its risk facts span up to a year) goes when the customer is left alone
 
 
 @dataclass(frozen=True)

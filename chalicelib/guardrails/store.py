@@ -23,16 +23,20 @@ from pynamodb.models import Model
 
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import is_condition_failure, table_meta
+from chalicelib.dispatch.model import CONTACT_SK, contact_key
 from chalicelib.dispatch.txn import TxOp
 from chalicelib.guardrails.rules import GUARD_TTL_DAYS, CustomerWrite, MonthState, RiskRule, prune_claims, risk_interval
 
-GUARD_SK = "GUARD"
+GUARD_SK = CONTACT_SK
 QUOTA_TTL_DAYS = 400
 _deserialize = TypeDeserializer().deserialize
 
 
 class GuardItem(Model):
-    """Declared attributes only; the windowed counters (`md_*`, `ws_*`, `wi_*`, `rc_*`) are addressed by Path."""
+    """Declared attributes only; the windowed counters (`md_*`, `ws_*`, `wi_*`, `rc_*`) are addressed by Path.
+
+    A customer's guard item is its contact item: reports.touches keeps the touch slots `s0`..`s7` on it too.
+    """
 
     Meta = table_meta("dispatch")
 
@@ -51,7 +55,8 @@ class GuardItem(Model):
 
 
 def guard_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
-    return f"{merchant_id}#GUARD#{customer_id}", GUARD_SK
+    """The customer's contact item: its caps here, its touches (reports.touches) beside them."""
+    return contact_key(merchant_id, customer_id)
 
 
 def quota_pk(merchant_id: str) -> str:

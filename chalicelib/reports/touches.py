@@ -1,4 +1,9 @@
-"""The per-customer "recent touches" item in the stats table: one write per chunk, one read per stream batch."""
+"""Per-customer recent touches on the contact item (dispatch table): written with the delivery, read per batch.
+
+The touches share the item with the customer's guardrail counters (dispatch.model.contact_key): a wallet
+delivery's cap update carries the reach too (`touch_actions`), so reaching a customer costs no extra write.
+Reaches decided without that update (held-out customers, channel sends once handed over) are recorded here.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +18,19 @@ from pynamodb.models import Model
 
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import table_meta, transact_write
+from chalicelib.dispatch.model import CONTACT_TTL_DAYS, contact_key
 from chalicelib.reports.model import MAX_WINDOW_DAYS, Reach
 
-TOUCHES = "TOUCHES"
 SLOTS = 8  # a ring of set attributes s0..s7, one per epoch
 EPOCH_DAYS = 16  # 8 epochs = 128 days: the 90-day window plus room for orders ingested late
-TTL_DAYS = 180  # the item goes when its customer has not been reached for half a year
 TX_MAX_ITEMS = 100
 CONFLICT_RETRIES = 4
 
 
 class TouchItem(Model):
-    """pk `{merchant}#{customer}`, sk `TOUCHES`; each slot is a string set of encoded reaches of one epoch."""
+    """The contact item seen from reports: each slot is a string set of encoded reaches of one epoch."""
 
-    Meta = table_meta("stats")
+    Meta = table_meta("dispatch")
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -41,8 +45,8 @@ class TouchItem(Model):
     expires_at = NumberAttribute(null=True)
 
 
-def touches_pk(merchant_id: str, customer_id: str) -> str:
-    return f"{merchant_id}#{customer_id}"
+def touches_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
+    return contact_key(merchant_id, customer_id)
 
 
 def epoch_of(at: datetime) -> int:
@@ -73,13 +77,16 @@ def _check(reach: Reach) -> None:
         raise ValueError("Reach.at must be an aware datetime")
 
 
-def _update_actions(reaches: Sequence[Reach], now: datetime | None = None) -> list[Any]:
+def touch_actions(reaches: Sequence[Reach], now: datetime | None = None, *, ttl: bool = True) -> list[Any]:
     """ADD each reach to its epoch's slot (a set: a redelivered chunk adds nothing), REMOVE the expired slot.
 
     The expired slot is the one after the current epoch's: with `now` given it is judged from now, so a late
     or repeated recording of an old reach (a redelivered chunk, a deferred one) can never clear a slot that
-    newer reaches already fill; without it, from the reaches themselves.
+    newer reaches already fill; without it, from the reaches themselves. `ttl=False` leaves the item's expiry
+    to the update these actions join (the guard update sets it: one path may be set only once).
     """
+    for reach in reaches:
+        _check(reach)
     by_slot: dict[int, set[str]] = {}
     epochs = set()
     for reach in reaches:
@@ -90,13 +97,19 @@ def _update_actions(reaches: Sequence[Reach], now: datetime | None = None) -> li
     stale = {(e + 1) % SLOTS for e in current} - set(by_slot)
     actions: list[Any] = [getattr(TouchItem, f"s{slot}").add(values) for slot, values in sorted(by_slot.items())]
     actions += [getattr(TouchItem, f"s{slot}").remove() for slot in sorted(stale)]
-    latest = max([r.at for r in reaches] + ([now] if now is not None else []))
-    actions.append(TouchItem.expires_at.set(int(latest.timestamp()) + TTL_DAYS * 86400))
+    if ttl:
+        latest = max([r.at for r in reaches] + ([now] if now is not None else []))
+        actions.append(TouchItem.expires_at.set(int(latest.timestamp()) + CONTACT_TTL_DAYS * 86400))
     return actions
 
 
 class TouchStore:
     """Records reaches per customer and reads them back for a whole stream batch."""
+
+    def touch_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
+        """(table, pk, sk, actions) that record `reach` when joined to another update of the contact item."""
+        pk, sk = touches_key(merchant_id, reach.customer_id)
+        return TouchItem.Meta.table_name, pk, sk, touch_actions([reach], now, ttl=False)
 
     def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None:
         """Append reaches to their customers' touches: one TransactWriteItems per 100 customers.
@@ -107,12 +120,12 @@ class TouchStore:
         """
         by_customer: dict[str, list[Reach]] = {}
         for reach in reaches:
-            _check(reach)
+            _check(reach)  # all of them before anything is written
             by_customer.setdefault(reach.customer_id, []).append(reach)
         customers = sorted(by_customer)
         for start in range(0, len(customers), TX_MAX_ITEMS):
             group = customers[start:start + TX_MAX_ITEMS]
-            self._write(merchant_id, [(c, _update_actions(by_customer[c], now)) for c in group])
+            self._write(merchant_id, [(c, touch_actions(by_customer[c], now)) for c in group])
 
     @staticmethod
     def _write(merchant_id: str, updates: list[tuple[str, list[Any]]]) -> None:
@@ -120,7 +133,7 @@ class TouchStore:
             try:
                 with transact_write() as tx:
                     for customer_id, actions in updates:
-                        tx.update(TouchItem(touches_pk(merchant_id, customer_id), TOUCHES), actions=actions)
+                        tx.update(TouchItem(*touches_key(merchant_id, customer_id)), actions=actions)
                 return
             except TransactWriteError as exc:
                 reasons = list(exc.cancellation_reasons or [])
@@ -134,9 +147,9 @@ class TouchStore:
         ids = sorted(set(customer_ids))
         if not ids:
             return {}
-        prefix = f"{merchant_id}#"
+        prefix = touches_key(merchant_id, "")[0]
         found: dict[str, list[Reach]] = {}
-        for item in TouchItem.batch_get([(touches_pk(merchant_id, c), TOUCHES) for c in ids], consistent_read=True):
+        for item in TouchItem.batch_get([touches_key(merchant_id, c) for c in ids], consistent_read=True):
             customer_id = item.pk[len(prefix):]
             reaches = []
             for slot in range(SLOTS):
@@ -144,5 +157,6 @@ class TouchStore:
                     reach = decode(customer_id, text)
                     if reach is not None:
                         reaches.append(reach)
-            found[customer_id] = sorted(reaches, key=lambda r: (r.at, r.campaign_id, r.run_id))
+            if reaches:  # a contact item may hold guardrail counters only
+                found[customer_id] = sorted(reaches, key=lambda r: (r.at, r.campaign_id, r.run_id))
         return found

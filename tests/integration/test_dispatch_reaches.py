@@ -120,3 +120,35 @@ def test_a_late_repeat_of_an_old_reach_keeps_newer_touches_when_recorded_with_no
     store.record_reaches(merchant.id, [new], now=new.at)
     store.record_reaches(merchant.id, [old], now=new.at + timedelta(minutes=5))  # a redelivered chunk, later
     assert store.get_many(merchant.id, ["cx"])["cx"] == [old, new]
+
+
+def test_a_wallet_send_writes_its_reaches_in_the_guard_update_and_records_only_holdouts_afterwards(
+        api, merchant, clock, runtime, monkeypatch):
+    recorded: list[Reach] = []
+    original = TouchStore.record_reaches
+
+    def spy(self: TouchStore, merchant_id: str, reaches: Any, now: datetime | None = None) -> None:
+        reaches = list(reaches)
+        recorded.extend(reaches)
+        original(self, merchant_id, reaches, now)
+
+    monkeypatch.setattr(TouchStore, "record_reaches", spy)
+    ids = [f"w{i:02d}" for i in range(40)]
+    cid, run_id = _send(api, merchant, clock, runtime, ids, holdout=25)
+    ledger = ledger_of(merchant.id, run_id)
+    sent = {c for c, e in ledger.items() if e.outcome is Outcome.SUCCEEDED}
+    held = {c for c, e in ledger.items() if e.outcome is Outcome.HELD_OUT}
+    assert sent and held and sent | held == set(ids)
+    assert all(ledger[c].touched for c in sent) and not any(ledger[c].touched for c in held)
+    assert {r.customer_id for r in recorded} == held and all(r.held_out for r in recorded)
+    touches = wiring.touch_store().get_many(merchant.id, ids)
+    for customer in ids:
+        entry = ledger[customer]
+        assert touches[customer] == [Reach(customer, cid, run_id, NOW, customer in held, entry.instances, 10)]
+    # The guard counters live on the same item and still count the send.
+    from chalicelib.guardrails import factory as guardrails
+    from chalicelib.guardrails.store import guard_key
+
+    items = guardrails.guard_store().read([guard_key(merchant.id, c) for c in sent])
+    assert all(any(k.startswith("rc_") and cid in v for k, v in item.items()) for item in items.values())
+    assert len(items) == len(sent)
