@@ -119,11 +119,11 @@ def customer_reader() -> CustomerReader:
 def activity_hooks() -> list[ActivityHook]:
     """What runs after customer metrics are folded: behaviour triggers, redemption, attribution."""
     from chalicelib.dispatch import factory as dispatch
-    from chalicelib.guardrails import factory as guardrails
     from chalicelib.reports import factory as reports
 
     # Redemption before attribution: an order's coupon is redeemed before attribution looks at whose it is.
-    return [dispatch.trigger_hook(), redemption_hook(), reports.attribution_hook(), guardrails.risk_facts()]
+    # Redemption reports the redemptions it accepted to the guardrails' risk facts.
+    return [dispatch.trigger_hook(), redemption_hook(), reports.attribution_hook()]
 
 
 @cache
@@ -157,7 +157,10 @@ def wallet_service() -> WalletService:
 @cache
 def redemption_hook() -> RedemptionHook:
     """The ActivityHook that redeems coupons named by orders (list it in activity_hooks, before attribution)."""
-    return RedemptionHook(wallet_service())
+    from chalicelib.guardrails import factory as guardrails
+
+    return RedemptionHook(wallet_service(),
+                          on_redeemed=lambda m, held: guardrails.risk_facts().on_redeemed(m, held))
 
 
 @cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,12 +26,17 @@ class Redeemer(Protocol):
 class RedemptionHook:
     """Runs after customer metrics are folded; re-delivered orders are no-ops (redeem is idempotent by order)."""
 
-    def __init__(self, wallet: Redeemer) -> None:
+    def __init__(self, wallet: Redeemer,
+                 on_redeemed: Callable[[str, list[tuple[str, datetime]]], None] | None = None) -> None:
         self._wallet = wallet
+        # The batch's (customer, paid_at) of every redemption that holds, replays included (the callee is
+        # idempotent): guardrails clear the risk rule only for coupons really redeemed, never for a refused one.
+        self._on_redeemed = on_redeemed
         self.last: list[RedeemResult] = []  # the last batch's results (observability and tests)
 
     def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
         results = []
+        held: list[tuple[str, datetime]] = []
         # A refund or cancellation never redeems (an already redeemed coupon stays used).
         docs = [c.new for c in changes if c.kind == "ORDER" and c.new and c.new.get("coupon_instance_id")
                 and c.new.get("status") in PURCHASE]
@@ -47,5 +52,9 @@ class RedemptionHook:
                 log.warning("coupon redemption rejected", extra={
                     "merchant_id": merchant_id, "order_id": result.order_id, "instance_id": result.instance_id,
                     "reason": result.reason})
+            elif doc.get("paid_at"):
+                held.append((str(doc["customer_id"]), parse_iso(doc["paid_at"])))
             results.append(result)
         self.last = results
+        if held and self._on_redeemed is not None:
+            self._on_redeemed(merchant_id, held)

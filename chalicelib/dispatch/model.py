@@ -11,7 +11,10 @@ from typing import Any
 from chalicelib.core.clock import to_iso
 
 SEGMENTS = 16  # plan work per run: one message per customer shard
-CHUNK_MAX = 100  # recipients per chunk (BatchGetItem / TransactWriteItems bound)
+# Recipients per chunk. A chunk costs a lease, a share of a queue message and the ledger's final update
+# whatever its size, so it holds several delivery transactions; 200 entries keep the chunk item far below
+# DynamoDB's 400 KB and a chunk's channel calls well inside the worker's lease.
+CHUNK_MAX = 200
 TX_MAX_ITEMS = 100
 LEASE_SECONDS = 300  # below the dispatch queue's visibility timeout: a killed worker's lease expires first
 MAX_RECEIVES = 5  # the queues' maxReceiveCount (core.resources)

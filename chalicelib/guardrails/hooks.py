@@ -1,19 +1,14 @@
-"""Risk facts kept on the guard item: coupons the customer claimed, and coupon redemptions from the order stream."""
+"""Risk facts kept on the guard item: coupons the customer claimed, and the coupon redemptions that held."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from datetime import datetime
 
-from chalicelib.activity.consumer import Change
-from chalicelib.core.clock import parse_iso
 from chalicelib.coupons.model import CouponInstance
 from chalicelib.guardrails.rules import RiskRule
 from chalicelib.guardrails.store import GuardStore
 from chalicelib.tenancy.model import MerchantSettings
-
-log = logging.getLogger(__name__)
-PURCHASE = frozenset({"paid", "completed"})
 
 
 def rule_of(settings: MerchantSettings) -> RiskRule:
@@ -22,25 +17,23 @@ def rule_of(settings: MerchantSettings) -> RiskRule:
 
 
 class RiskFacts:
-    """The ActivityHook recording redemptions, and the wallet's claim callback recording claims.
+    """The wallet's claim callback and the redemption hook's callback, recording the customer's risk facts.
 
     Both recompute the customer's risk interval ("claimed ≥ K coupons and redeemed none within W days"), which
-    the dispatch write then checks as a condition: the rule costs dispatch no read.
+    the dispatch write then checks as a condition: the rule costs dispatch no read. Redemptions come from the
+    redemption hook only once it accepted them, so an order naming a coupon it could not redeem (another
+    customer's, already used, below threshold) clears nothing.
     """
 
     def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings]) -> None:
         self._store = store
         self._settings = settings_of
 
-    def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
-        """An order redeeming a coupon (paid or completed) clears the rule; a replayed order changes nothing."""
-        redeemed = [c.new for c in changes if c.kind == "ORDER" and c.new and c.new.get("coupon_instance_id")
-                    and c.new.get("status") in PURCHASE and c.new.get("paid_at")]
-        if not redeemed:
-            return
+    def on_redeemed(self, merchant_id: str, redeemed: list[tuple[str, datetime]]) -> None:
+        """Coupons redeemed by a stream batch's orders: (customer, paid_at); a replayed order changes nothing."""
         rule = rule_of(self._settings(merchant_id))
-        for doc in redeemed:
-            self._store.record_redemption(merchant_id, str(doc["customer_id"]), parse_iso(doc["paid_at"]), rule)
+        for customer_id, paid_at in redeemed:
+            self._store.record_redemption(merchant_id, customer_id, paid_at, rule)
 
     def on_claimed(self, instance: CouponInstance) -> None:
         """A claimable coupon the customer claimed (coupons.WalletService calls this after the claim is stored)."""

@@ -151,6 +151,15 @@ def test_risky_customers_are_excluded_when_flagged_or_claiming_without_redeeming
     assert (p["succeeded"], p["suppressed"]) == (1, {"risk": 2})
 
     paid = (DAYTIME + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An order naming k1's coupon below its threshold (¥20 < ¥50) is refused by redemption: it clears nothing.
+    small = {"order_id": "o0", "customer_id": "k1", "paid_at": paid, "amount_fen": 2000,
+             "coupon_instance_id": wallet[1]["instance_id"]}
+    assert api.post("/v1/orders/batch", {"items": [small]}, token=merchant.token).status == 200
+    runtime.drain()
+    assert api.get("/v1/customers/k1/coupons", token=merchant.token).json["items"][1]["status"] == "claimed"
+    p = send(api, merchant, runtime, clock, offer, DAYTIME + timedelta(hours=2, minutes=30))
+    assert (p["succeeded"], p["suppressed"]) == (1, {"risk": 2})
+
     order = {"order_id": "o1", "customer_id": "k1", "paid_at": paid, "amount_fen": 9000, "discount_fen": 1000,
              "coupon_instance_id": wallet[0]["instance_id"]}
     assert api.post("/v1/orders/batch", {"items": [order]}, token=merchant.token).status == 200

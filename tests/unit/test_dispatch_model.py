@@ -53,11 +53,11 @@ def test_split_never_straddles_a_slice_nor_exceeds_the_chunk_size_when_any_input
 
 
 def test_chunk_size_is_whole_transactions_when_coupons_take_several_items():
-    assert chunk_size(1, 1, 0) == 97
-    assert chunk_size(5, 1, 0) == 95  # five transactions of 19
-    assert chunk_size(0, 0, 0) == 98
-    assert chunk_size(1, 1, 1, 2) == 94  # a coupon and a guard counter each: two transactions of 47
-    assert chunk_size(60, 0, 0) == 100  # one recipient a transaction
+    assert chunk_size(1, 1, 0) == 194  # two transactions of 97
+    assert chunk_size(5, 1, 0) == 190  # ten transactions of 19
+    assert chunk_size(0, 0, 0) == 196
+    assert chunk_size(1, 1, 1, 2) == 188  # a coupon and a guard counter each: four transactions of 47
+    assert chunk_size(60, 0, 0) == 200  # one recipient a transaction
 
 
 def test_screen_holds_out_then_caps_then_checks_consent():
