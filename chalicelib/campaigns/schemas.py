@@ -117,7 +117,8 @@ class CouponLine(Body):
 class CampaignAction(Body):
     channel: Channel
     coupons: list[CouponLine] = Field(default_factory=list, max_length=MAX_COUPONS_PER_ISSUE,
-                                      description="at most 100 coupons per issue in total; wallet needs one")
+                                      description="at most 90 coupons per recipient with one template, 2 fewer per "
+                                      "further template; wallet needs one")
     content_id: Id | None = Field(default=None, description="required for inbox, sms, email and staff_task")
 
 

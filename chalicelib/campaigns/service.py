@@ -73,6 +73,21 @@ def validate_inline_rule(rule: dict[str, Any], path: str) -> None:
     parse_rule(rule, path)
 
 
+# A recipient's coupons are issued in one DynamoDB transaction (at most 100 items) together with what makes
+# the issue exactly once and within its caps: the campaign gate, the chunk's ledger, the customer's guard item,
+# the merchant's month counter, the audience's month and day counters, a quiet-hour deferral, and per template
+# its stock counter and its per-customer-limit counter. Seed 004 allows 100 coupons per issue; 90 with one
+# template is what fits without splitting a recipient over transactions (which would lose atomicity).
+TX_ITEMS = 100
+ITEMS_BESIDE_COUPONS = 8
+ITEMS_PER_TEMPLATE = 2
+
+
+def max_coupon_units(templates: int) -> int:
+    """The most coupons one recipient can receive in one send with `templates` coupon templates."""
+    return min(MAX_COUPONS_PER_ISSUE, TX_ITEMS - ITEMS_BESIDE_COUPONS - ITEMS_PER_TEMPLATE * max(1, templates))
+
+
 def _check_action(action: CampaignAction, where: str) -> None:
     seen: set[str] = set()
     for i, line in enumerate(action.coupons):
@@ -80,8 +95,10 @@ def _check_action(action: CampaignAction, where: str) -> None:
             raise Invalid("coupon listed twice; raise its quantity instead", field=f"{where}coupons[{i}].coupon_id")
         seen.add(line.coupon_id)
     total = sum(line.quantity for line in action.coupons)
-    if total > MAX_COUPONS_PER_ISSUE:
-        raise Invalid(f"one issue carries at most {MAX_COUPONS_PER_ISSUE} coupons, got {total}",
+    most = max_coupon_units(len(action.coupons))
+    if total > most:
+        raise Invalid(f"one issue carries at most {most} coupons with {len(action.coupons)} template(s), got "
+                      f"{total}: a recipient's coupons are issued in one transaction with its caps",
                       field=f"{where}coupons")
     if action.channel == "wallet" and not action.coupons:
         raise Invalid("the wallet channel needs at least one coupon", field=f"{where}coupons")

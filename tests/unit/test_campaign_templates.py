@@ -106,6 +106,9 @@ def test_schedule_combination_names_its_field_when_invalid(schedule: dict[str, A
     ({"channel": "sms"}, "body.action.content_id"),
     ({"channel": "wallet", "coupons": [{"coupon_id": "a", "quantity": 60}, {"coupon_id": "b", "quantity": 41}]},
      "body.action.coupons"),
+    ({"channel": "wallet", "coupons": [{"coupon_id": "a", "quantity": 91}]}, "body.action.coupons"),
+    ({"channel": "wallet", "coupons": [{"coupon_id": "a", "quantity": 60}, {"coupon_id": "b", "quantity": 29}]},
+     "body.action.coupons"),
     ({"channel": "wallet", "coupons": [{"coupon_id": "a"}, {"coupon_id": "a"}]}, "body.action.coupons[1].coupon_id"),
 ])
 def test_action_rule_names_its_field_when_broken(action: dict[str, Any], field: str) -> None:

@@ -1,0 +1,49 @@
+"""The largest issue a campaign accepts is delivered whole: every item of the worst-case transaction fits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.campaigns.service import max_coupon_units
+from chalicelib.dispatch.model import Outcome
+from tests.integration.test_dispatch_support import (
+    campaign_body,
+    make_coupon,
+    relax_guardrails,
+    runs_of,
+    seed_customers,
+    start_campaign,
+    tick_and_drain,
+    wallet_counts,
+)
+from tests.integration.test_dispatch_targets import ledger_of
+
+NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)  # noon in Shanghai: no quiet hours
+
+
+def test_the_most_coupons_per_recipient_arrive_with_limits_stock_quotas_and_an_audience_target(
+        api, merchant, clock, runtime):
+    ids = [f"L{i}" for i in range(3)]
+    relax_guardrails(api, merchant.token)
+    seed_customers(api, merchant, ids, member_level=1)
+    most = max_coupon_units(1)
+    # A per-customer limit adds a counter per recipient; an audience target adds the month and day counters.
+    coupon = make_coupon(api, merchant, per_customer_limit=most)
+    audience = api.post("/v1/audiences", {"name": "members", "kind": "custom",
+                                          "rule": {"all": [{"field": "member_level", "op": "gte", "value": 1}]}},
+                        token=merchant.token)
+    assert audience.status == 201, audience
+    body = campaign_body(coupon, {"kind": "audience", "audience_id": audience.json["audience_id"]})
+    body["action"]["coupons"][0]["quantity"] = most + 1
+    assert api.post("/v1/campaigns", body, token=merchant.token).status == 400
+    body["action"]["coupons"][0]["quantity"] = most
+    clock.set(NOW)
+    runtime.set_time(NOW)
+    cid = start_campaign(api, merchant, body)
+    tick_and_drain(runtime, NOW)
+    runtime.tick(NOW + timedelta(minutes=1))  # the run's completion check
+    runtime.drain()
+    run = runs_of(api, merchant, cid)[0]
+    assert run["status"] == "complete" and run["progress"]["succeeded"] == len(ids), run
+    assert {e.outcome for e in ledger_of(merchant.id, run["run_id"]).values()} == {Outcome.SUCCEEDED}
+    assert wallet_counts(merchant.id, ids) == dict.fromkeys(ids, most)
