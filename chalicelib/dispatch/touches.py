@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
-from chalicelib.campaigns.schedule import local_date, zone
+from chalicelib.campaigns.schedule import local_date, local_to_utc, zone
 from chalicelib.core.clock import to_iso
 from chalicelib.core.ports import Repo
 from chalicelib.dispatch.model import (
@@ -17,13 +17,17 @@ from chalicelib.dispatch.model import (
     Run,
     RunStatus,
     TxCancelled,
+    check_due,
     touch_chunk_id,
     touch_run_id,
 )
 from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE
 
-TOUCHES_PER_CHUNK = 90  # claims + run + chunk stay within one TransactWriteItems
+TOUCHES_PER_CHUNK = 90  # claims + run + chunk + completion check stay within one TransactWriteItems
+# A day's touches can still be claimed a little after the day ends (the tick catching up): the run is checked
+# for completion this long after the merchant's local midnight, and again after any later chunk.
+CLOSE_GRACE = timedelta(hours=1)
 
 
 def touch_due(merchant_id: str, campaign_id: str, customer_id: str, event_id: str, due_at: datetime) -> DueItem:
@@ -81,7 +85,9 @@ class TouchBatcher:
                           [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id)
             ops: list[Op] = [self._due.claim_op(i, now, {**i.payload, "chunk_id": chunk.chunk_id,
                                                          "run_id": run.run_id}) for i in items]
-            ops += [self._runs.upsert_run_op(run, len(customers), 1), self._runs.put_chunk_op(chunk, now)]
+            ops += [self._runs.upsert_run_op(run, len(customers), 1), self._runs.put_chunk_op(chunk, now),
+                    self._due.put_op(check_due(run.merchant_id, run.run_id, run.campaign_id, self._closes(run, now)),
+                                     now, only_new=False)]
             try:
                 self._commit(ops)
             except TxCancelled as exc:
@@ -93,6 +99,12 @@ class TouchBatcher:
             self._due.mark_done(items, now)
             return len(items)
         return 0
+
+    def _closes(self, run: Run, now: datetime) -> datetime:
+        """When the day's run is looked at for completion: after its local day (and any chunk added later)."""
+        day = date.fromisoformat(str(run.extra["local_day"]))
+        end = local_to_utc(day + timedelta(days=1), time(0), zone(self._tz(run.merchant_id)))
+        return max(end + CLOSE_GRACE, now + timedelta(minutes=1))
 
     def _claim_send_done(self, items: list[DueItem], now: datetime, status: str = "done") -> None:
         while items:

@@ -61,6 +61,11 @@ def test_an_event_touches_a_matching_customer_once_when_it_is_delivered_again(ap
     p = runs[0]["progress"]
     assert p["succeeded"] == 2
     assert p["suppressed"] == {"already_touched": 1, "not_in_target": 1}
+    assert runs[0]["status"] == "sending"  # the local day (Shanghai) may still bring touches
+    tick_and_drain(runtime, datetime(2026, 12, 2, 16, 59, tzinfo=UTC))  # 00:59 local: within the grace hour
+    assert runs_of(api, merchant, cid)[0]["status"] == "sending"
+    tick_and_drain(runtime, datetime(2026, 12, 2, 17, 1, tzinfo=UTC))  # the day closed an hour ago
+    assert runs_of(api, merchant, cid)[0]["status"] == "complete"
 
 
 @pytest.mark.usefixtures("allow_all")  # a midnight send: quiet hours are tested elsewhere
