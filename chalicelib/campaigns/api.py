@@ -98,11 +98,15 @@ def _lifecycle(path: str, summary: str, action: Callable[[str, str], Record]) ->
     route(bp, f"{ITEM}/{path}", "POST", summary=summary, tag=TAG, roles=WRITERS, response=CampaignOut)(view)
 
 
+@route(bp, f"{ITEM}/send-now", "POST", tag=TAG, roles=WRITERS, response=CampaignOut, idempotent=True,
+       summary="Send a scheduled or running campaign now (an Idempotency-Key makes a retry the same send)")
+def campaign_send_now(req: Request, campaign_id: str) -> Reply:
+    return _reply(wiring.campaign_service().send_now(req.principal.merchant_id, campaign_id, req.idempotency_key))
+
+
 _lifecycle("activate", "Activate a draft (scheduled, or running for send-now and triggered campaigns)",
            lambda m, c: wiring.campaign_service().activate(m, c))
 _lifecycle("pause", "Pause a running campaign", lambda m, c: wiring.campaign_service().pause(m, c))
 _lifecycle("resume", "Resume a paused campaign", lambda m, c: wiring.campaign_service().resume(m, c))
 _lifecycle("cancel", "Cancel a scheduled, running or paused campaign",
            lambda m, c: wiring.campaign_service().cancel(m, c))
-_lifecycle("send-now", "Send a scheduled or running campaign now",
-           lambda m, c: wiring.campaign_service().send_now(m, c))

@@ -344,9 +344,18 @@ class CampaignService:
                  ) -> Record:
         return self.apply(merchant_id, campaign_id, action, {stamp: to_iso(self._clock())}, hook)
 
-    def send_now(self, merchant_id: str, campaign_id: str) -> Record:
-        """Ask the dispatch pipeline for an immediate run (a once campaign's run moves to now)."""
+    def send_now(self, merchant_id: str, campaign_id: str, key: str | None = None) -> Record:
+        """Ask the dispatch pipeline for an immediate run (a once campaign's run moves to now).
+
+        The run's instant is the stored `send_now_requested_at`, so the dispatch hook can run again without a
+        second send. With an Idempotency-Key, a retry of the last send-now (its answer lost, or its hook failed)
+        re-runs that hook and answers the campaign: one send however often it is retried.
+        """
         record = self.get(merchant_id, campaign_id)
+        if key is not None and record.data.get("send_now_key") == key:
+            if self._hooks is not None:
+                self._hooks().on_send_now(record)
+            return record
         new = transition(record.status or State.DRAFT, Action.SEND_NOW)
         schedule = to_schedule(record.data["schedule"])
         if isinstance(schedule, TriggeredSchedule):
@@ -357,7 +366,7 @@ class CampaignService:
         if self._admission is not None:
             self._admission().check(merchant_id, campaign_id, record.data, None, self._clock())
         now = to_iso(self._clock())
-        stamps: dict[str, Any] = {"send_now_requested_at": now}
+        stamps: dict[str, Any] = {"send_now_requested_at": now, "send_now_key": key}
         if isinstance(schedule, OnceSchedule):
             stamps["next_run_at"] = now
         return self._move(record, new, stamps, "on_send_now")

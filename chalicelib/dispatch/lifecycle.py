@@ -39,13 +39,18 @@ class DispatchLifecycle:
         return item.due_at
 
     def on_send_now(self, campaign: Record) -> datetime:
-        """A run now; a once campaign's scheduled occurrence is dropped so it sends only once."""
-        now = self._clock()
+        """A run at the requested instant; a once campaign's scheduled occurrence is dropped so it sends only once.
+
+        Running again for the same request (a retry) puts the same occurrence key: nothing is sent twice.
+        """
+        requested = campaign.data.get("send_now_requested_at")
+        now = parse_iso(requested) if isinstance(requested, str) else self._clock()
+        due = occurrence_due(campaign.merchant_id, campaign.id, now)
         if isinstance(view(campaign.id, campaign.status, campaign.data).schedule, OnceSchedule):
             pending = [i for i in self._due.of_campaign(campaign.merchant_id, campaign.id)
-                       if i.kind is DueKind.OCCURRENCE and i.status == "pending"]
+                       if i.kind is DueKind.OCCURRENCE and i.status == "pending" and i.sk != due.sk]
             self._due.mark_done(pending, now, status="replaced")
-        self._due.put(occurrence_due(campaign.merchant_id, campaign.id, now), now)
+        self._due.put(due, now)
         return now
 
     def on_paused(self, campaign: Record) -> None:
