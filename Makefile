@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test demo serve package bench lint typecheck fuzz soak faults clean
 
+# pip stays below 26.3: chalice 1.34 declares pip<26.3 and would otherwise downgrade it during the install.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip<26.3" 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "import chalice, pynamodb, moto, aws_lambda_powertools, hypothesis, cfnlint, schemathesis"
 	touch $(STAMP)

@@ -151,7 +151,7 @@ def wallet_service() -> WalletService:
     from chalicelib.guardrails import factory as guardrails
 
     return WalletService(wallet_store(), repo("COUPON"), timezone_of, clock(),
-                         on_claimed=lambda inst: guardrails.risk_facts().on_claimed(inst))
+                         claim_ops=lambda inst: guardrails.risk_facts().claim_ops(inst))
 
 
 @cache

@@ -54,9 +54,10 @@ TABLES: tuple[TableSpec, ...] = (
     ),
     TableSpec("customers", "customer profiles and derived metrics, sharded by merchant", (GSI1,)),
     TableSpec("activity", "orders and behaviour events; its stream feeds activity_stream", (GSI1,), stream=True),
-    TableSpec("dispatch", "runs, delivery ledger, due index, guardrail counters", (GSI1, GSI2)),
+    TableSpec("dispatch", "runs, delivery ledger, due index, customers' contact items (caps and touches), quotas",
+              (GSI1, GSI2)),
     TableSpec("wallet", "coupon instances, inbox messages and staff tasks", (GSI1, GSI2)),
-    TableSpec("stats", "attribution, touches and report counters", (GSI1,)),
+    TableSpec("stats", "attribution and report counters", (GSI1,)),
 )
 
 # The activity stream's event source mapping. 1,000 records = one DynamoDB Streams GetRecords page, so each

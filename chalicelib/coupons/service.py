@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -51,7 +51,7 @@ class WalletPort(Protocol):
 
     def put_missing(self, instances: Iterable[CouponInstance]) -> None: ...
 
-    def replace(self, before: CouponInstance, after: CouponInstance) -> None: ...
+    def replace(self, before: CouponInstance, after: CouponInstance, also: Sequence[Any] = ()) -> None: ...
 
     def wallet(self, merchant_id: str, customer_id: str, statuses: tuple[InstanceStatus, ...], limit: int,
                start_key: dict[str, Any] | None) -> tuple[list[CouponInstance], dict[str, Any] | None]: ...
@@ -81,8 +81,8 @@ class WalletService:
     """Coupon instances of every merchant; the clock and the merchant's zone are injected."""
 
     def __init__(self, store: WalletPort, coupons: Repo, timezone_of: Callable[[str], str], clock: Clock,
-                 on_claimed: Callable[[CouponInstance], None] | None = None) -> None:
-        self._on_claimed = on_claimed  # guardrails keep claims as risk facts
+                 claim_ops: Callable[[CouponInstance], list[Any]] | None = None) -> None:
+        self._claim_ops = claim_ops  # guardrails keep claims as risk facts, written with the claim
         self._store = store
         self._coupons = coupons
         self._tz = timezone_of
@@ -162,7 +162,7 @@ class WalletService:
 
     def claim(self, merchant_id: str, instance_id: str, customer_id: str) -> CouponInstance:
         """Claim a claimable coupon: only its customer, only once, only inside the claim window."""
-        for _ in range(2):
+        for _ in range(4):
             inst = self.get(merchant_id, instance_id)
             now = self._clock()
             refusal = policy.claim_refusal(inst, customer_id, now)
@@ -173,11 +173,9 @@ class WalletService:
             start, end = policy.validity_from_claim(inst.terms, now, self._tz(merchant_id))
             claimed = inst.with_(status=InstanceStatus.CLAIMED, claimed_at=now, valid_from=start, valid_until=end)
             try:
-                self._store.replace(inst, claimed)
+                self._store.replace(inst, claimed, self._claim_ops(claimed) if self._claim_ops else ())
             except WalletConflict:
-                continue  # raced with another claim or a redemption: re-read and explain
-            if self._on_claimed is not None:
-                self._on_claimed(claimed)
+                continue  # raced with another claim, a redemption or the risk facts: re-read and explain
             return claimed
         raise Conflict("already_claimed: this coupon changed while claiming", field="path.instance_id")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -14,6 +14,8 @@ from pynamodb.models import Model
 
 from chalicelib.core.dynamo import is_condition_failure, table_meta, transact_write
 from chalicelib.coupons.model import CouponInstance, InstanceStatus, IssueRequest, WalletConflict
+from chalicelib.dispatch.model import TxCancelled
+from chalicelib.dispatch.txn import TxOp, commit
 
 INSTANCE = "CI"
 STOCK = "STOCK"
@@ -153,11 +155,22 @@ class WalletStore:
                 if not is_condition_failure(exc):
                     raise
 
-    def replace(self, before: CouponInstance, after: CouponInstance) -> None:
-        """Write `after` only if the stored status is still `before`'s (claim and redeem are exactly-once)."""
-        condition: Condition = WalletItem.status == before.status.value
+    def replace(self, before: CouponInstance, after: CouponInstance, also: Sequence[Any] = ()) -> None:
+        """Write `after` only if the stored status is still `before`'s (claim and redeem are exactly-once).
+
+        `also` (dispatch.txn.TxOp, e.g. the claim's risk fact) is written in the same transaction: a failed
+        condition there raises WalletConflict with the operation's tag.
+        """
+        condition: Condition = ((WalletItem.status == before.status.value)
+                                & (WalletItem.customer_id == before.customer_id))
+        if also:
+            try:
+                commit([TxOp("save", _item(after), "status", condition), *also])
+            except TxCancelled as exc:
+                raise WalletConflict(exc.failed[0] if exc.failed else "status") from exc
+            return
         try:
-            _item(after).save(condition=condition & (WalletItem.customer_id == before.customer_id))
+            _item(after).save(condition=condition)
         except PutError as exc:
             if is_condition_failure(exc):
                 raise WalletConflict("status") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from chalicelib.coupons.model import CouponInstance
 from chalicelib.guardrails.rules import RiskRule
@@ -17,7 +18,7 @@ def rule_of(settings: MerchantSettings) -> RiskRule:
 
 
 class RiskFacts:
-    """The wallet's claim callback and the redemption hook's callback, recording the customer's risk facts.
+    """The wallet's claim writes and the redemption hook's callback, recording the customer's risk facts.
 
     Both recompute the customer's risk interval ("claimed ≥ K coupons and redeemed none within W days"), which
     the dispatch write then checks as a condition: the rule costs dispatch no read. Redemptions come from the
@@ -35,9 +36,10 @@ class RiskFacts:
         for customer_id, paid_at in redeemed:
             self._store.record_redemption(merchant_id, customer_id, paid_at, rule)
 
-    def on_claimed(self, instance: CouponInstance) -> None:
-        """A claimable coupon the customer claimed (coupons.WalletService calls this after the claim is stored)."""
+    def claim_ops(self, instance: CouponInstance) -> list[Any]:
+        """The writes that record a claim as a risk fact, for coupons.WalletService to commit with the claim."""
         if instance.claimed_at is None:
-            return
+            return []
         rule = rule_of(self._settings(instance.merchant_id))
-        self._store.record_claim(instance.merchant_id, instance.customer_id, instance.claimed_at, rule)
+        return [self._store.claim_op(instance.merchant_id, instance.customer_id, instance.claimed_at, rule,
+                                     f"risk:{instance.customer_id}")]
