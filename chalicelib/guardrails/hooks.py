@@ -32,9 +32,8 @@ class RiskFacts:
 
     def on_redeemed(self, merchant_id: str, redeemed: list[tuple[str, datetime]]) -> None:
         """Coupons redeemed by a stream batch's orders: (customer, paid_at); a replayed order changes nothing."""
-        rule = rule_of(self._settings(merchant_id))
         for customer_id, paid_at in redeemed:
-            self._store.record_redemption(merchant_id, customer_id, paid_at, rule)
+            self._store.record_redemption(merchant_id, customer_id, paid_at)
 
     def claim_ops(self, instance: CouponInstance) -> list[Any]:
         """The writes that record a claim as a risk fact, for coupons.WalletService to commit with the claim."""

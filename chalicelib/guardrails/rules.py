@@ -177,6 +177,7 @@ class CustomerWrite:
     reach: str = ""  # this send's reach-set name (always marked: other campaigns' exclusions read it)
     reach_stale: tuple[str, ...] = ()
     risk_at: int | None = None  # epoch seconds: the customer must not be inside a risk interval then
+    risk_window: int = 0  # seconds: a redemption within this long before `risk_at` clears the rule
     expires_at: int = 0
 
 
@@ -204,6 +205,7 @@ def write_for(grant: Grant, limits: Limits, now: datetime, tz: str) -> CustomerW
         reach_stale=tuple(f"rc_{day_key(day - timedelta(days=i))}"
                           for i in range(REACH_DAYS_KEPT, REACH_DAYS_KEPT + STALE_DAYS)),
         risk_at=int(now.timestamp()) if limits.risk.enabled else None,
+        risk_window=limits.risk.window_days * 86400,
         expires_at=int(now.timestamp()) + GUARD_TTL_DAYS * 86400)
 
 
@@ -223,7 +225,8 @@ def _num(state: Mapping[str, Any], name: str) -> int | None:
 def violations(state: Mapping[str, Any], write: CustomerWrite) -> list[str]:
     """The reasons `write`'s conditions fail on `state` (the guard item as a dict), in PRECEDENCE order."""
     found: set[str] = set()
-    if write.risk_at is not None and in_risk(state, write.risk_at):
+    if write.risk_at is not None and in_risk(state, write.risk_at) \
+            and not redeemed_within(state, write.risk_at, write.risk_window):
         found.add(RISK)
     for name in write.exclude:
         members = set(state.get(name) or ())
@@ -263,6 +266,16 @@ def in_risk(state: Mapping[str, Any], at: int) -> bool:
     """Inside the stored risk interval [rk_from, rk_until) (computed by `risk_interval` when facts change)."""
     until = _num(state, "rk_until")
     return until is not None and at < until and (_num(state, "rk_from") or 0) <= at
+
+
+def redeemed_within(state: Mapping[str, Any], at: int, window: int) -> bool:
+    """The last redemption `rd` lies in (at - window, at]: the rule cannot hold at `at` whatever the claims.
+
+    Redemptions are recorded by moving `rd` forward alone (one conditional write, no read), so the stored
+    interval may predate the latest one; dispatch checks both.
+    """
+    rd = _num(state, "rd")
+    return rd is not None and at - window < rd <= at
 
 
 def risk_interval(claims: Sequence[int], redeemed_at: int | None, rule: RiskRule) -> tuple[int, int]:

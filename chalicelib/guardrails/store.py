@@ -91,9 +91,10 @@ def customer_op(merchant_id: str, customer_id: str, write: CustomerWrite, tag: s
     """The conditional update of one customer's guard item (rules.violations / rules.apply, as DynamoDB)."""
     conditions: list[Condition] = []
     actions: list[Any] = [GuardItem.expires_at.set(write.expires_at)]
-    if write.risk_at is not None:
+    if write.risk_at is not None:  # outside the risk interval, or a redemption within the window (rules)
         conditions.append(GuardItem.rk_until.does_not_exist() | (GuardItem.rk_until <= write.risk_at)
-                          | (GuardItem.rk_from > write.risk_at))
+                          | (GuardItem.rk_from > write.risk_at)
+                          | ((GuardItem.rd > write.risk_at - write.risk_window) & (GuardItem.rd <= write.risk_at)))
     for name in write.exclude:
         path = Path(name)
         conditions.append(path.does_not_exist() | ((size(path) == 1) & path.contains(write.campaign_id)))
@@ -180,45 +181,33 @@ class GuardStore:
                 raise RuntimeError("BatchGetItem left keys unprocessed")
         return found
 
-    def record_redemption(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule) -> None:
-        """A coupon redeemed by one of the customer's orders: it clears the risk rule for the window."""
-        self._update_risk(merchant_id, customer_id, at, rule, redeemed=int(at.timestamp()))
+    def record_redemption(self, merchant_id: str, customer_id: str, at: datetime) -> None:
+        """A coupon redeemed by one of the customer's orders: `rd` moves forward to it (one conditional write, no
+        read; a replay or an older redemption changes nothing). It clears the rule for the window: dispatch's
+        condition and rules.violations check `rd` beside the claims' interval."""
+        redeemed = int(at.timestamp())
+        try:
+            GuardItem(*guard_key(merchant_id, customer_id)).update(
+                actions=[GuardItem.kind.set("guard"), GuardItem.rd.set(redeemed),
+                         # A late-ingested old order must not bring the item's expiry forward.
+                         GuardItem.expires_at.set(GuardItem.expires_at | redeemed + GUARD_TTL_DAYS * 86400)],
+                condition=GuardItem.rd.does_not_exist() | (GuardItem.rd < redeemed))
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
 
     def claim_op(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule, tag: str) -> TxOp:
         """A coupon claimed by the customer, kept (within the rule's window) with the risk interval recomputed,
         as a transaction item conditioned on the facts just read (`rv`): the wallet writes it with the claimed
         instance, so a claim is never stored without its fact, nor its fact twice."""
-        return self._risk_op(merchant_id, customer_id, at, rule, tag, claim=int(at.timestamp()))
-
-    def _risk_op(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule, tag: str, *,
-                 claim: int | None = None, redeemed: int | None = None) -> TxOp:
         key = guard_key(merchant_id, customer_id)
         item = self.read([key]).get(key, {})
-        claims = [int(c) for c in item.get("cl") or ()]
-        if claim is not None:
-            claims.append(claim)
-        claims = prune_claims(claims, at, rule)
+        claims = prune_claims([int(c) for c in item.get("cl") or ()] + [int(at.timestamp())], at, rule)
         last = int(item["rd"]) if item.get("rd") is not None else None
-        if redeemed is not None and (last is None or redeemed > last):
-            last = redeemed
         start, until = risk_interval(claims, last, rule)
         version = int(item.get("rv") or 0)
         actions: list[Any] = [GuardItem.kind.set("guard"), Path("cl").set(claims), GuardItem.rk_from.set(start),
                               GuardItem.rk_until.set(until), GuardItem.rv.set(version + 1),
                               GuardItem.expires_at.set(int(at.timestamp()) + GUARD_TTL_DAYS * 86400)]
-        if last is not None:
-            actions.append(GuardItem.rd.set(last))
         condition = GuardItem.rv.does_not_exist() if not version else GuardItem.rv == version
         return TxOp("update", GuardItem(*key), tag, condition, actions)
-
-    def _update_risk(self, merchant_id: str, customer_id: str, at: datetime, rule: RiskRule, *,
-                     claim: int | None = None, redeemed: int | None = None) -> None:
-        for _ in range(8):
-            op = self._risk_op(merchant_id, customer_id, at, rule, "risk", claim=claim, redeemed=redeemed)
-            try:
-                op.model.update(actions=op.actions, condition=op.condition)
-                return
-            except UpdateError as exc:
-                if not is_condition_failure(exc):
-                    raise
-        raise RuntimeError(f"risk facts of {customer_id} kept changing")

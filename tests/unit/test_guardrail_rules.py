@@ -15,6 +15,8 @@ from chalicelib.guardrails.rules import (
     QUOTA_AUDIENCE_DAILY,
     QUOTA_AUDIENCE_MONTHLY,
     QUOTA_MONTHLY_STORE,
+    RISK,
+    CustomerWrite,
     Grant,
     Limits,
     MonthState,
@@ -162,6 +164,26 @@ def test_risk_interval_matches_the_rule_when_no_new_facts_arrive(claims, redeeme
     recent = [c for c in claims if t - w * day < c * day <= t]
     expected = len(recent) >= k and not (redeemed is not None and t - w * day < redeemed * day <= t)
     assert in_risk({"rk_from": start, "rk_until": until}, t) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(claims=st.lists(st.integers(0, 100), max_size=12), redeemed=st.none() | st.integers(0, 100),
+       known=st.booleans(), k=st.integers(1, 5), w=st.integers(1, 20), probe=st.integers(0, 160))
+def test_the_risk_verdict_matches_the_rule_when_the_redemption_arrives_before_or_after_the_claims(
+        claims, redeemed, known, k, w, probe):
+    # Claims store an interval computed with the redemption known then (or not yet); a redemption only moves
+    # `rd` forward. The verdict dispatch applies must be the rule's either way.
+    day = 86400
+    rule = RiskRule(True, k, w)
+    seen = redeemed * day if known and redeemed is not None else None
+    start, until = risk_interval([c * day for c in claims], seen, rule)
+    state = {"rk_from": start, "rk_until": until, **({"rd": redeemed * day} if redeemed is not None else {})}
+    latest = max(claims + ([redeemed] if redeemed is not None else []), default=0)
+    t = (latest + probe) * day
+    recent = [c for c in claims if t - w * day < c * day <= t]
+    expected = len(recent) >= k and not (redeemed is not None and t - w * day < redeemed * day <= t)
+    write = CustomerWrite(campaign_id="c", today=0, risk_at=t, risk_window=w * day)
+    assert (RISK in violations(state, write)) == expected
 
 
 def test_allot_admits_in_order_until_the_month_quota_then_names_the_quota():
