@@ -31,7 +31,7 @@ PUMP = {("dynamodb-streams", op) for op in ("GetRecords", "GetShardIterator", "D
 def _env() -> None:
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "MKT_PREFIX": "bench",
-                       "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"})
+                       "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "POWERTOOLS_METRICS_DISABLED": "true"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
