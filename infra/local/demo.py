@@ -19,9 +19,9 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import moto
 
-# Measured: 600 customers tell the whole story (incl. a holdout arm big enough for a lift interval) in about
-# four minutes on two busy cores; moto's request handling, not the product, dominates. DEMO_CUSTOMERS overrides.
-N_CUSTOMERS = int(os.environ.get("DEMO_CUSTOMERS", "600"))
+# Measured: 2,000 customers with a year of orders tell the whole story in 3.6 minutes on a quiet core (600 in
+# 1.6 minutes); moto's request handling, not the product, dominates. DEMO_CUSTOMERS overrides.
+N_CUSTOMERS = int(os.environ.get("DEMO_CUSTOMERS", "2000"))
 
 
 def _batched(ctx: Any, path: str, items: list[dict[str, Any]],
