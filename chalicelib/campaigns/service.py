@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -347,14 +348,18 @@ class CampaignService:
     def send_now(self, merchant_id: str, campaign_id: str, key: str | None = None) -> Record:
         """Ask the dispatch pipeline for an immediate run (a once campaign's run moves to now).
 
-        The run's instant is the stored `send_now_requested_at`, so the dispatch hook can run again without a
-        second send. With an Idempotency-Key, a retry of the last send-now (its answer lost, or its hook failed)
-        re-runs that hook and answers the campaign: one send however often it is retried.
+        The run's instant is the stored request instant, so the dispatch hook can run again without a second
+        send. With an Idempotency-Key, a retry within a day (its answer lost, or its hook failed) re-runs the
+        hook for that request's instant and answers the campaign: one send however often it is retried.
         """
         record = self.get(merchant_id, campaign_id)
-        if key is not None and record.data.get("send_now_key") == key:
-            if self._hooks is not None:
-                self._hooks().on_send_now(record)
+        clock = self._clock()
+        # Keys are remembered for RETRY_WINDOW (like any idempotency key, a key replayed later is a new request).
+        keys = {k: at for k, at in (record.data.get("send_now_keys") or {}).items()
+                if isinstance(at, str) and clock - parse_iso(at) <= RETRY_WINDOW}
+        if key is not None and key in keys:
+            if self._hooks is not None and record.status == State.RUNNING:  # a cancelled campaign stays quiet
+                self._hooks().on_send_now(replace(record, data={**record.data, "send_now_requested_at": keys[key]}))
             return record
         new = transition(record.status or State.DRAFT, Action.SEND_NOW)
         schedule = to_schedule(record.data["schedule"])
@@ -365,8 +370,9 @@ class CampaignService:
             raise Conflict("campaign is running; a once campaign sends only once", field="status")
         if self._admission is not None:
             self._admission().check(merchant_id, campaign_id, record.data, None, self._clock())
-        now = to_iso(self._clock())
-        stamps: dict[str, Any] = {"send_now_requested_at": now, "send_now_key": key}
+        now = to_iso(clock)
+        stamps: dict[str, Any] = {"send_now_requested_at": now,
+                                  "send_now_keys": {**keys, key: now} if key is not None else keys}
         if isinstance(schedule, OnceSchedule):
             stamps["next_run_at"] = now
         return self._move(record, new, stamps, "on_send_now")

@@ -20,10 +20,11 @@ def rule_of(settings: MerchantSettings) -> RiskRule:
 class RiskFacts:
     """The wallet's claim writes and the redemption hook's callback, recording the customer's risk facts.
 
-    Both recompute the customer's risk interval ("claimed ≥ K coupons and redeemed none within W days"), which
-    the dispatch write then checks as a condition: the rule costs dispatch no read. Redemptions come from the
-    redemption hook only once it accepted them, so an order naming a coupon it could not redeem (another
-    customer's, already used, below threshold) clears nothing.
+    A claim recomputes the interval in which the claims satisfy the rule ("claimed ≥ K coupons and redeemed
+    none within W days"); a redemption moves the last redemption `rd` forward. Dispatch checks both as a
+    condition of its write: the rule costs dispatch no read. Redemptions come from the redemption hook only
+    once it accepted them, so an order naming a coupon it could not redeem (another customer's, already used,
+    below threshold) clears nothing.
     """
 
     def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings]) -> None:

@@ -54,7 +54,7 @@ def test_a_retried_send_now_sends_once_after_its_hook_failed_and_after_its_answe
     monkeypatch.setattr(DispatchLifecycle, "on_send_now", flaky)
     failed = _send_now(api, merchant, cid, "send-1")
     assert failed.status == 503, failed  # the status moved, the occurrence was not written
-    clock.set(NOW + timedelta(seconds=20))
+    runtime.set_time(NOW + timedelta(seconds=20))
     healed = _send_now(api, merchant, cid, "send-1")  # the client's retry: the same send, its hook run again
     assert healed.status == 200 and healed.json["send_now_requested_at"] == "2026-12-03T04:00:00Z", healed
     again = _send_now(api, merchant, cid, "send-1")  # its answer lost: retried once more
@@ -63,8 +63,16 @@ def test_a_retried_send_now_sends_once_after_its_hook_failed_and_after_its_answe
     assert len(runs_of(api, merchant, cid)) == 1
     assert wallet_counts(merchant.id, ids) == dict.fromkeys(ids, 1)
 
-    clock.set(NOW + timedelta(hours=1))
+    runtime.set_time(NOW + timedelta(hours=1))  # the runtime's clock drives the app from the first tick on
     assert _send_now(api, merchant, cid, "send-2").status == 200  # a new key is a new send
     _deliver(runtime, NOW + timedelta(hours=1, minutes=1))
+    assert len(runs_of(api, merchant, cid)) == 2
+    assert wallet_counts(merchant.id, ids) == dict.fromkeys(ids, 2)
+
+    later = NOW + timedelta(hours=3)  # the first key replayed after the second send: answered, not sent again
+    runtime.set_time(later)
+    replayed = _send_now(api, merchant, cid, "send-1")
+    assert replayed.status == 200 and replayed.json["send_now_requested_at"] == "2026-12-03T05:00:00Z", replayed
+    _deliver(runtime, later + timedelta(minutes=1))
     assert len(runs_of(api, merchant, cid)) == 2
     assert wallet_counts(merchant.id, ids) == dict.fromkeys(ids, 2)
