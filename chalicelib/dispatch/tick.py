@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,11 +106,18 @@ class TickService:
         except TxCancelled:
             return 0
         run = self._runs.get_run(item.merchant_id, item.payload["run_id"])
-        if run is None or run.status in (RunStatus.COMPLETE, RunStatus.CANCELLED):
+        late = run is not None and run.status is RunStatus.COMPLETE and run.kind == "touches"
+        if run is None or run.status is RunStatus.CANCELLED or (run.status is RunStatus.COMPLETE and not late):
             self._due.mark_done([item], now)
             return 1
         chunks = self._runs.chunks_of(run.merchant_id, run.run_id)
         settled = all(c.state in (ChunkState.DONE, ChunkState.CANCELLED) for c in chunks)
+        if late:  # a day's touches claimed after its run completed (a tick catching up): open until delivered
+            if settled:
+                self._due.mark_done([item], now)
+                return 1
+            self._runs.set_run_status(run, RunStatus.SENDING, now, (RunStatus.COMPLETE,))
+            run = replace(run, status=RunStatus.SENDING)
         if run.status is RunStatus.SENDING and settled and len(chunks) >= run.chunks_total:
             self._runs.set_run_status(run, RunStatus.COMPLETE, now, (RunStatus.SENDING,))
             if run.last:

@@ -66,6 +66,21 @@ def test_an_event_touches_a_matching_customer_once_when_it_is_delivered_again(ap
     assert runs_of(api, merchant, cid)[0]["status"] == "sending"
     tick_and_drain(runtime, datetime(2026, 12, 2, 17, 1, tzinfo=UTC))  # the day closed an hour ago
     assert runs_of(api, merchant, cid)[0]["status"] == "complete"
+    # An event of that day ingested the next morning: its touch joins that day's run, which reopens until the
+    # late chunk is delivered and then completes again.
+    morning = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)  # 10:00 local, next day
+    runtime.set_time(morning)
+    _events(api, merchant, [("e5", "t2", datetime(2026, 12, 2, 12, 0, tzinfo=UTC))])
+    runtime.drain()
+    runtime.tick(morning)  # the late touch's chunk is written and queued, not yet delivered
+    runtime.tick(morning + timedelta(minutes=1))  # the re-armed check finds it pending
+    runs = runs_of(api, merchant, cid)
+    assert len(runs) == 1 and runs[0]["status"] == "sending" and runs[0]["progress"]["pending"] == 1
+    runtime.drain()
+    runtime.tick(morning + timedelta(minutes=7))
+    runs = runs_of(api, merchant, cid)
+    assert runs[0]["status"] == "complete" and runs[0]["progress"]["pending"] == 0
+    assert Counter(c for _, c in channel.sent) == Counter({"t1": 1, "t2": 1})  # t2 was touched that day already
 
 
 @pytest.mark.usefixtures("allow_all")  # a midnight send: quiet hours are tested elsewhere
