@@ -11,6 +11,9 @@ from typing import Any
 from chalicelib.core.clock import to_iso
 
 SEGMENTS = 16  # plan work per run: one message per customer shard
+# An explicit customer list this short is planned by one segment over all shards: its recipients fill whole
+# chunks (16 segments would each make a chunk of a few, and a webhook call each) and it needs one plan message.
+SMALL_LIST = 2_000
 # Recipients per chunk. A chunk costs a lease, a share of a queue message and the ledger's final update
 # whatever its size, so it holds several delivery transactions; 200 entries keep the chunk item far below
 # DynamoDB's 400 KB and a chunk's channel calls well inside the worker's lease.
@@ -221,6 +224,12 @@ def touch_chunk_id(touch_keys: list[str]) -> str:
 
 def chunk_id_for(segment: int, n: int) -> str:
     return f"{segment:02d}{n:05d}"
+
+
+def segments_for(target: dict[str, Any]) -> int:
+    """Plan segments of a run: one for a short explicit customer list, else one per customer shard."""
+    ids = target.get("customer_ids") if target.get("kind") == "customers" else None
+    return 1 if isinstance(ids, list) and len(ids) <= SMALL_LIST else SEGMENTS
 
 
 def contact_key(merchant_id: str, customer_id: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEv
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ports import Repo
-from chalicelib.dispatch.model import SEGMENTS, DueItem, DueKind, Run, TxCancelled, run_id_for
+from chalicelib.dispatch.model import DueItem, DueKind, Run, TxCancelled, run_id_for, segments_for
 from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, CampaignView, view
 
@@ -90,8 +90,9 @@ class OccurrenceStarter:
         nxt = next_due(merchant_id, campaign, tz, max(occurrence, now) if kind == "birthday" else occurrence, kind)
         if record.status == PAUSED:
             return self._paused(item, campaign, nxt, now)
+        segments = segments_for(campaign.target)
         run = Run(merchant_id, run_id_for(merchant_id, campaign_id, occurrence), campaign_id, occurrence, record.data,
-                  last=nxt is None and kind != "birthday", kind=kind, started_at=to_iso(now), segments_total=SEGMENTS)
+                  last=nxt is None and kind != "birthday", kind=kind, started_at=to_iso(now), segments_total=segments)
         ops: dict[str, Op] = {"claim": self._due.claim_op(item, now)}
         if item.status == "pending":
             ops["run"] = self._runs.put_run_op(run)
@@ -114,7 +115,7 @@ class OccurrenceStarter:
             except Conflict:
                 log.info("campaign %s left scheduled before its first run", campaign_id)
         self._queues.send("plan", [{"v": 1, "merchant_id": merchant_id, "run_id": run.run_id, "segment": s}
-                                   for s in range(SEGMENTS)])
+                                   for s in range(segments)])
         self._due.mark_done([item], now)
         return 1
 

@@ -115,6 +115,8 @@ class PlanService:
         run, seg = self._runs.get_run_and_segment(merchant_id, run_id, segment)
         if run is None or run.status is RunStatus.CANCELLED:
             return {"skipped": "no run" if run is None else "cancelled"}
+        if run.segments_total and segment >= run.segments_total:  # a run planned by fewer segments
+            return {"skipped": "no such segment"}
         state = _Segment(None, None)
         if seg is not None:
             state = _Segment(int(seg.get("count") or 0), seg.get("cursor"))
@@ -140,7 +142,8 @@ class PlanService:
         pages: Iterator[tuple[list[Member], str]] = iter(())
         if selector is not None:
             targets.prepare(merchant_id, selector, run.occurrence)
-            pages = targets.pages(merchant_id, selector, segment, state.cursor, run.occurrence)
+            pages = targets.pages(merchant_id, selector, segment, state.cursor, run.occurrence,
+                                  run.segments_total or None)
         for members, position in pages:
             shard = parse_cursor(position)[0]
             for m in members:

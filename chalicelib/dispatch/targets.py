@@ -57,12 +57,13 @@ class TargetResolver:
             if ctx.rfm.monetary_threshold_fen is None:
                 self._engine.median(merchant_id, as_of, ctx)
 
-    def pages(self, merchant_id: str, selector: Selector, segment: int, cursor: str | None, as_of: datetime
-              ) -> Iterator[tuple[list[Member], str]]:
-        """Member pages of one plan segment after `cursor`, each with the cursor just past it."""
+    def pages(self, merchant_id: str, selector: Selector, segment: int, cursor: str | None, as_of: datetime,
+              segments: int | None = None) -> Iterator[tuple[list[Member], str]]:
+        """Member pages of one plan segment (of `segments`, by default one per shard) after `cursor`, each with
+        the cursor just past it."""
         start, after = parse_cursor(cursor) if cursor else (segment, None)
         ctx = self._context_of(merchant_id)
-        for shard in range(segment, self._engine.shards, self._segments):
+        for shard in range(segment, self._engine.shards, segments or self._segments):
             if shard < start:
                 continue
             resume = after if shard == start else None

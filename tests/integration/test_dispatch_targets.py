@@ -275,3 +275,29 @@ def test_a_plan_segment_out_of_time_continues_itself_when_its_budget_runs_low(ap
     runtime.tick(NOW + timedelta(minutes=1))
     run = runs_of(api, merchant, cid)[0]
     assert run["status"] == "complete" and run["progress"]["targeted"] == 120
+
+
+def test_a_short_customer_list_is_planned_by_one_segment_into_whole_chunks(api, merchant, clock, runtime, channel,
+                                                                           fast_transactions):
+    relax_guardrails(api, merchant.token)
+    ids = [f"s{i:03d}" for i in range(40)]
+    seed_customers(api, merchant, ids)
+    clock.set(NOW)
+    runtime.set_time(NOW)
+    listed = start_campaign(api, merchant, campaign_body(None, {"kind": "customers", "customer_ids": ids},
+                                                         channel="webhook"))
+    tick_and_drain(runtime, NOW)
+    run_id = runs_of(api, merchant, listed)[0]["run_id"]
+    # Plan messages for segments the run does not have (a stray or replayed message) plan nothing.
+    factory.queues().send("plan", TickService.plan_messages(merchant.id, run_id))
+    runtime.drain()
+    chunks = RunStore().chunks_of(merchant.id, run_id)
+    assert len(chunks) == 1 and len(chunks[0].recipients) == 40
+    ledger = ledger_of(merchant.id, run_id)
+    assert {e.outcome for e in ledger.values()} == {Outcome.SUCCEEDED} and set(ledger) == set(ids)
+    assert Counter(c for _, c in channel.sent) == Counter(ids)
+    # The same customers as a rule target are planned shard by shard: one chunk per shard holding any of them.
+    ruled = start_campaign(api, merchant, campaign_body(None, {"kind": "rule", "rule": {"all": [
+        {"field": "member_level", "op": "gte", "value": 0}]}}, channel="webhook"))
+    tick_and_drain(runtime, NOW + timedelta(minutes=1))
+    assert len(RunStore().chunks_of(merchant.id, runs_of(api, merchant, ruled)[0]["run_id"])) > 1
