@@ -9,43 +9,23 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.audiences.builtin import BUILTIN_IDS
-from chalicelib.audiences.rules import parse_rule
+from chalicelib.campaigns.checks import check_body, check_guardrails, check_timing, first_run
 from chalicelib.campaigns.lifecycle import DELETABLE, EDITABLE, Action, State, transition
 from chalicelib.campaigns.model import STAMPS, to_schedule
-from chalicelib.campaigns.schedule import OnceSchedule, RecurringSchedule, first_occurrence, local_to_utc, zone
+from chalicelib.campaigns.schedule import OnceSchedule
 from chalicelib.campaigns.schedule_triggered import Schedule, TriggeredSchedule
-from chalicelib.campaigns.schemas import (
-    BODY_FIELDS,
-    MAX_COUPONS_PER_ISSUE,
-    AudienceTarget,
-    CampaignAction,
-    CampaignGuardrails,
-    CampaignIn,
-    CustomersTarget,
-    RuleTarget,
-    StaffFriendsTarget,
-)
+from chalicelib.campaigns.schemas import BODY_FIELDS, AudienceTarget, CampaignIn
 from chalicelib.core.clock import Clock, parse_iso, to_iso
 from chalicelib.core.errors import Conflict, Invalid, NotFound, PreconditionFailed, TooLarge
 from chalicelib.core.idempotency import derive_id, fingerprint
 from chalicelib.core.ports import Repo
 from chalicelib.core.records import AlreadyExists, Record
-from chalicelib.tenancy.model import Guardrails, MerchantSettings
+from chalicelib.tenancy.model import MerchantSettings
 
-CONTENT_CHANNELS = frozenset({"inbox", "sms", "email", "staff_task"})
 # DynamoDB items stop at 400 KB; leave room for the envelope and later stamps.
 MAX_DATA_BYTES = 350_000
-# A once-at time this close behind the clock still counts as "now" (clock skew, slow clients).
-PAST_GRACE = timedelta(minutes=1)
 # A retried activate / resume (after a 5xx or a timeout) this soon after the first one re-runs the hook.
 RETRY_WINDOW = timedelta(days=1)
-# override field -> True when a stricter value is smaller (a cap), False when larger (a cooldown).
-STRICTER_IS_SMALLER: dict[str, bool] = {
-    "daily_messages_per_customer": True,
-    "coupon_message_cooldown_days": False,
-    "weekly_store_coupons_per_customer": True,
-    "weekly_item_coupons_per_customer": True,
-}
 
 
 class LifecycleHooks(Protocol):
@@ -67,92 +47,6 @@ class QuotaCheck(Protocol):
 
     def check(self, merchant_id: str, campaign_id: str, data: dict[str, Any], first_run: datetime | None,
               now: datetime) -> None: ...
-
-
-def validate_inline_rule(rule: dict[str, Any], path: str) -> None:
-    """An inline target rule must be a valid audience rule; RuleError (400) names the exact path."""
-    parse_rule(rule, path)
-
-
-# A recipient's coupons are issued in one DynamoDB transaction (at most 100 items) together with what makes
-# the issue exactly once and within its caps: the campaign gate, the chunk's ledger, the customer's guard item,
-# the merchant's month counter, the audience's month and day counters, a quiet-hour deferral, and per template
-# its stock counter and its per-customer-limit counter. Seed 004 allows 100 coupons per issue; 90 with one
-# template is what fits without splitting a recipient over transactions (which would lose atomicity).
-TX_ITEMS = 100
-ITEMS_BESIDE_COUPONS = 8
-ITEMS_PER_TEMPLATE = 2
-
-
-def max_coupon_units(templates: int) -> int:
-    """The most coupons one recipient can receive in one send with `templates` coupon templates."""
-    return min(MAX_COUPONS_PER_ISSUE, TX_ITEMS - ITEMS_BESIDE_COUPONS - ITEMS_PER_TEMPLATE * max(1, templates))
-
-
-def _check_action(action: CampaignAction, where: str) -> None:
-    seen: set[str] = set()
-    for i, line in enumerate(action.coupons):
-        if line.coupon_id in seen:
-            raise Invalid("coupon listed twice; raise its quantity instead", field=f"{where}coupons[{i}].coupon_id")
-        seen.add(line.coupon_id)
-    total = sum(line.quantity for line in action.coupons)
-    most = max_coupon_units(len(action.coupons))
-    if total > most:
-        raise Invalid(f"one issue carries at most {most} coupons with {len(action.coupons)} template(s), got "
-                      f"{total}: a recipient's coupons are issued in one transaction with its caps",
-                      field=f"{where}coupons")
-    if action.channel == "wallet" and not action.coupons:
-        raise Invalid("the wallet channel needs at least one coupon", field=f"{where}coupons")
-    if action.channel in CONTENT_CHANNELS and action.content_id is None:
-        raise Invalid(f"required for the {action.channel} channel", field=f"{where}content_id")
-
-
-def _check_unique(values: list[str], where: str) -> None:
-    seen: set[str] = set()
-    for i, value in enumerate(values):
-        if value in seen:
-            raise Invalid("listed twice", field=f"{where}[{i}]")
-        seen.add(value)
-
-
-def check_body(body: CampaignIn, where: str = "body.") -> Schedule:
-    """Cross-field rules the schema cannot say; returns the schedule as schedule.py dataclasses."""
-    _check_action(body.action, f"{where}action.")
-    target = body.target
-    if isinstance(target, RuleTarget):
-        validate_inline_rule(target.rule, f"{where}target.rule")
-    elif isinstance(target, CustomersTarget):
-        _check_unique(target.customer_ids, f"{where}target.customer_ids")
-    elif isinstance(target, StaffFriendsTarget):
-        _check_unique(target.staff_ids, f"{where}target.staff_ids")
-    return to_schedule(body.schedule, f"{where}schedule")
-
-
-def check_guardrails(overrides: CampaignGuardrails, limits: Guardrails, where: str) -> None:
-    """Per-campaign overrides may only make the merchant's limits stricter."""
-    for name, smaller in STRICTER_IS_SMALLER.items():
-        value, limit = getattr(overrides, name), getattr(limits, name)
-        if value is not None and (value > limit if smaller else value < limit):
-            side = "at most" if smaller else "at least"
-            raise Invalid(f"may only be stricter than the merchant setting: {side} {limit}",
-                          field=f"{where}guardrails.{name}")
-
-
-def first_run(schedule: Schedule, tz: str, now: datetime) -> datetime | None:
-    """The first occurrence of a calendar schedule activated at `now` (None for triggered or exhausted)."""
-    if isinstance(schedule, TriggeredSchedule):
-        return None
-    return first_occurrence(schedule, tz, now)
-
-
-def _check_timing(schedule: Schedule, tz: str, now: datetime, where: str) -> None:
-    if isinstance(schedule, OnceSchedule) and schedule.at is not None:
-        at = schedule.at
-        instant = at if at.utcoffset() is not None else local_to_utc(at.date(), at.time(), zone(tz))
-        if instant < now - PAST_GRACE:
-            raise Invalid("must not be in the past (null sends on activation)", field=f"{where}schedule.at")
-    if isinstance(schedule, RecurringSchedule) and first_occurrence(schedule, tz, now) is None:
-        raise Invalid("the schedule has no occurrence after now", field=f"{where}schedule.end_date")
 
 
 def body_of(record: Record) -> CampaignIn:
@@ -198,7 +92,7 @@ class CampaignService:
         settings = self._settings_of(merchant_id)
         self._check_references(merchant_id, body, where)
         check_guardrails(body.guardrails, settings.guardrails, where)
-        _check_timing(schedule, settings.timezone, now, where)
+        check_timing(schedule, settings.timezone, now, where)
         return schedule, settings.timezone
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.campaigns.service import max_coupon_units
+from chalicelib.campaigns.checks import max_coupon_units
 from chalicelib.dispatch.model import Outcome
 from tests.integration.test_dispatch_support import (
     campaign_body,

@@ -11,11 +11,11 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.audiences.builtin import BUILTIN_IDS
+from chalicelib.campaigns.checks import check_body, check_guardrails
 from chalicelib.campaigns.model import OPEN_START, to_schedule
 from chalicelib.campaigns.schedule import Frequency, OnceSchedule, RecurringSchedule
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEvent
 from chalicelib.campaigns.schemas import CampaignIn
-from chalicelib.campaigns.service import check_body, check_guardrails
 from chalicelib.campaigns.templates import CONTENT, COUPON, TEMPLATES
 from chalicelib.core.errors import Invalid
 from chalicelib.tenancy.model import Guardrails
