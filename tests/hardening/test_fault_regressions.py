@@ -19,7 +19,7 @@ from chalicelib.dispatch.store import LeaseRefused, RunStore
 from chalicelib.dispatch.tick import TickService
 from chalicelib.dispatch.txn import commit
 from infra.local.runtime import DrainStats
-from tests.integration.test_dispatch_support import set_watermark
+from tests.support.dispatch import set_watermark
 
 T = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from schemathesis import GenerationMode
 
-from tests.hardening.harness import Fuzzer, Identity, report, scale
-from tests.hardening.seed import seed_world
+from tests.support.fuzz import Fuzzer, Identity, report, scale
+from tests.support.world import seed_world
 
 MIN_REQUESTS = 1_000
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE

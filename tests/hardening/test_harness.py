@@ -9,7 +9,7 @@ from typing import Any
 from schemathesis import GenerationMode
 
 from infra.local.gateway import ApiResponse
-from tests.hardening.harness import Fuzzer, Identity
+from tests.support.fuzz import Fuzzer, Identity
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "reason"],

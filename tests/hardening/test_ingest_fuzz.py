@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.hardening.harness import scale
+from tests.support.fuzz import scale
 
 CUSTOMERS = ["c1", "c2", "c3"]
 ORDERS = [f"o{i}" for i in range(6)]

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hardening.harness import error_shape, scale
+from tests.support.fuzz import error_shape, scale
 
 OPERATORS = ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "is_set", "is_not_set",
              "within_days", "not_within_days", "birthday_in_days", "birthday_this_month"]

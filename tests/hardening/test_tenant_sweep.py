@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from tests.hardening.seed import CUSTOMERS, STAFF, World, seed_world
+from tests.support.world import CUSTOMERS, STAFF, World, seed_world
 
 
 @dataclass(frozen=True)

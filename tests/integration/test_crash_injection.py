@@ -21,7 +21,7 @@ from chalicelib.dispatch.model import LEASE_SECONDS, Chunk, ChunkState, Outcome,
 from chalicelib.dispatch.policy import AllowAll
 from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.txn import commit
-from tests.integration.test_dispatch_support import make_coupon
+from tests.support.dispatch import make_coupon
 
 TRIALS = int(__import__("os").environ.get("CRASH_TRIALS", "200"))
 RECIPIENTS = 20

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     campaign_body,
     make_coupon,
     runs_of,

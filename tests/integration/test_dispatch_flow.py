@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     campaign_body,
     make_coupon,
     runs_of,

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.campaigns.checks import max_coupon_units
 from chalicelib.dispatch.model import Outcome
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     campaign_body,
+    ledger_of,
     make_coupon,
     relax_guardrails,
     runs_of,
@@ -16,7 +17,6 @@ from tests.integration.test_dispatch_support import (
     tick_and_drain,
     wallet_counts,
 )
-from tests.integration.test_dispatch_targets import ledger_of
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)  # noon in Shanghai: no quiet hours
 

@@ -18,7 +18,7 @@ from chalicelib.dispatch.model import Chunk, ChunkState, Outcome, Recipient, Run
 from chalicelib.dispatch.policy import AllowAll
 from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.txn import TxOp, commit
-from tests.integration.test_dispatch_support import make_coupon, wallet_counts
+from tests.support.dispatch import make_coupon, wallet_counts
 
 NOW = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
 

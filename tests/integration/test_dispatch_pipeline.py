@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import CHUNK_MAX
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     RecordingChannel,
     campaign_body,
     make_coupon,

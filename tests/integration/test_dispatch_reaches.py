@@ -15,8 +15,9 @@ from chalicelib.coupons.model import InstanceStatus
 from chalicelib.dispatch.model import Outcome
 from chalicelib.reports.model import Reach
 from chalicelib.reports.touches import EPOCH_DAYS, TouchStore
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     campaign_body,
+    ledger_of,
     make_coupon,
     relax_guardrails,
     runs_of,
@@ -25,7 +26,6 @@ from tests.integration.test_dispatch_support import (
     tick_and_drain,
     wallet_counts,
 )
-from tests.integration.test_dispatch_targets import ledger_of
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     RELAXED,
     campaign_body,
     make_coupon,

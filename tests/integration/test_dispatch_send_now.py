@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.dispatch.lifecycle import DispatchLifecycle
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     campaign_body,
     make_coupon,
     relax_guardrails,

@@ -18,9 +18,10 @@ from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import Entry, Outcome
 from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.tick import TickService
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     RecordingChannel,
     campaign_body,
+    ledger_of,
     relax_guardrails,
     runs_of,
     seed_customers,
@@ -35,15 +36,6 @@ def profile(i: int, level: int | None = None) -> dict[str, Any]:
     owner = "s1" if i % 5 == 0 else "s2" if i % 5 == 1 else None
     return {"customer_id": IDS[i], "nickname": f"n{i}", "member_level": i % 4 if level is None else level,
             **({"staff_owner": owner} if owner else {})}
-
-
-def ledger_of(merchant_id: str, run_id: str) -> dict[str, Entry]:
-    """The run's ledger from its chunks; nobody may sit in two chunks."""
-    chunks = RunStore().chunks_of(merchant_id, run_id)
-    ids = [r.customer_id for c in chunks for r in c.recipients]
-    assert len(ids) == len(set(ids)), Counter(ids).most_common(3)
-    assert {c for chunk in chunks for c in chunk.ledger} == set(ids)
-    return {c: e for chunk in chunks for c, e in chunk.ledger.items()}
 
 
 def estimate(api: Any, token: str, body: dict[str, Any]) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.core.clock import to_iso
 from chalicelib.dispatch import factory
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     RecordingChannel,
     campaign_body,
     runs_of,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.test_dispatch_support import campaign_body, make_coupon, runs_of, seed_customers, set_watermark
+from tests.support.dispatch import campaign_body, make_coupon, runs_of, seed_customers, set_watermark
 
 CONSENT = {"wallet": True, "inbox": True}
 EVERYONE = {"kind": "rule", "rule": {"all": [{"field": "member_level", "op": "gte", "value": 0}]}}

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from chalicelib import wiring
 from chalicelib.guardrails import factory as guardrails
 from chalicelib.guardrails.store import GuardStore, guard_key
-from tests.integration.test_dispatch_support import make_coupon, seed_customers
+from tests.support.dispatch import make_coupon, seed_customers
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
 

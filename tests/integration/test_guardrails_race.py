@@ -23,7 +23,7 @@ from chalicelib.dispatch.txn import commit
 from chalicelib.guardrails import factory as guardrails
 from chalicelib.guardrails.rules import day_key, local_day, month_key, week_key
 from chalicelib.guardrails.store import coupons_key, guard_key
-from tests.integration.test_dispatch_support import RecordingChannel, campaign_body, make_coupon
+from tests.support.dispatch import RecordingChannel, campaign_body, make_coupon
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # Tuesday 11:00 in Asia/Shanghai
 CUSTOMERS = 1000

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.dispatch import factory
-from tests.integration.test_dispatch_support import (
+from tests.support.dispatch import (
     campaign_body,
     make_coupon,
     runs_of,

@@ -10,7 +10,7 @@ from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.reports import factory
 from chalicelib.reports.model import DeliveryStatus, Reach
-from tests.integration.test_dispatch_support import set_watermark
+from tests.support.dispatch import set_watermark
 
 
 def _post(api: Any, merchant: Any, path: str, body: dict[str, Any]) -> Any:

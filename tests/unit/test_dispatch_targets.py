@@ -10,7 +10,7 @@ from chalicelib.audiences.model import Selector, SelectorKind
 from chalicelib.audiences.rules import parse_rule
 from chalicelib.core.records import Record
 from chalicelib.dispatch.targets import TargetResolver, parse_cursor
-from tests.unit.test_audience_service import AS_OF, ROWS, SHARDS, engine, row, shard
+from tests.support.audiences import AS_OF, ROWS, SHARDS, engine, row, shard
 
 MANY = ROWS + [row(f"z{i:02d}", [(i % 40 + 1, 1000 + i)], staff_owner="s1" if i % 3 else None) for i in range(30)]
 SELECTORS = {

@@ -1,12 +1,15 @@
-"""Helpers shared by the dispatch integration tests (customers, coupons, campaigns, wallet counts)."""
+"""Helpers shared by the dispatch integration tests (customers, coupons, campaigns, wallet counts, ledgers)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from chalicelib import wiring
 from chalicelib.coupons.store import WalletItem
+from chalicelib.dispatch.model import Entry
+from chalicelib.dispatch.store import RunStore
 
 
 def seed_customers(api: Any, merchant: Any, ids: list[str], **profile: Any) -> None:
@@ -73,6 +76,15 @@ def wallet_counts(merchant_id: str, customer_ids: list[str]) -> dict[str, int]:
             if item.kind == "CI":
                 counts[cid] += 1
     return counts
+
+
+def ledger_of(merchant_id: str, run_id: str) -> dict[str, Entry]:
+    """The run's ledger from its chunks; nobody may sit in two chunks."""
+    chunks = RunStore().chunks_of(merchant_id, run_id)
+    ids = [r.customer_id for c in chunks for r in c.recipients]
+    assert len(ids) == len(set(ids)), Counter(ids).most_common(3)
+    assert {c for chunk in chunks for c in chunk.ledger} == set(ids)
+    return {c: e for chunk in chunks for c, e in chunk.ledger.items()}
 
 
 def runs_of(api: Any, merchant: Any, campaign_id: str) -> list[dict[str, Any]]:
