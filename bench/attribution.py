@@ -175,8 +175,9 @@ def main() -> int:
     try:
         with moto.mock_aws():
             from chalicelib import wiring
+            from chalicelib.dispatch.reaches import Reach
             from chalicelib.reports import factory
-            from chalicelib.reports.model import Counts, Reach
+            from chalicelib.reports.model import Counts
             from infra.local.gateway import ApiClient
             from infra.local.provision import provision
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
-from chalicelib.core.dynamo import table_meta, transact_write
+from chalicelib.core.dynamo import commit, table_meta
+from chalicelib.core.tx import TX_MAX_ITEMS, TxOp
 
 ORDER = "ORDER"
 EVENT = "EVENT"
 EVENT_RETENTION_SECONDS = 400 * 86400  # events feed 30/180-day windows; keep a little over a year
-TX_MAX_ITEMS = 100  # TransactWriteItems' limit: 4x BatchWriteItem's 25 items per request
 TX_MAX_BYTES = 3_000_000  # of the 4 MB request limit (an order may carry 200 item lines), with room to spare
 ITEM_OVERHEAD_BYTES = 300  # keys, ids and attribute names besides the doc
-CONFLICT_RETRIES = 4
 
 
 class ActivityItem(Model):
@@ -85,15 +82,5 @@ def _chunks(items: list[ActivityItem]) -> list[list[ActivityItem]]:
 
 
 def _write(items: list[ActivityItem]) -> None:
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            with transact_write() as tx:
-                for item in items:
-                    tx.save(item)
-            return
-        except TransactWriteError as exc:
-            reasons = list(exc.cancellation_reasons or [])
-            conflict = any(r is not None and r.code == "TransactionConflict" for r in reasons)
-            if not conflict or attempt == CONFLICT_RETRIES - 1:
-                raise
-            time.sleep(0.05 * 2 ** attempt)  # the same order or event is being written by another call right now
+    # commit retries a TransactionConflict: the same order or event is being written by another call right now.
+    commit([TxOp("save", item, f"activity:{item.pk}") for item in items])

@@ -19,6 +19,7 @@ from chalicelib.campaigns.schemas import (
     StaffFriendsTarget,
 )
 from chalicelib.core.errors import Invalid
+from chalicelib.core.tx import TX_MAX_ITEMS
 from chalicelib.tenancy.model import Guardrails
 
 CONTENT_CHANNELS = frozenset({"inbox", "sms", "email", "staff_task"})
@@ -43,14 +44,13 @@ def validate_inline_rule(rule: dict[str, Any], path: str) -> None:
 # the merchant's month counter, the audience's month and day counters, a quiet-hour deferral, and per template
 # its stock counter and its per-customer-limit counter. Seed 004 allows 100 coupons per issue; 90 with one
 # template is what fits without splitting a recipient over transactions (which would lose atomicity).
-TX_ITEMS = 100
 ITEMS_BESIDE_COUPONS = 8
 ITEMS_PER_TEMPLATE = 2
 
 
 def max_coupon_units(templates: int) -> int:
     """The most coupons one recipient can receive in one send with `templates` coupon templates."""
-    return min(MAX_COUPONS_PER_ISSUE, TX_ITEMS - ITEMS_BESIDE_COUPONS - ITEMS_PER_TEMPLATE * max(1, templates))
+    return min(MAX_COUPONS_PER_ISSUE, TX_MAX_ITEMS - ITEMS_BESIDE_COUPONS - ITEMS_PER_TEMPLATE * max(1, templates))
 
 
 def _check_action(action: CampaignAction, where: str) -> None:

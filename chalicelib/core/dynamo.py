@@ -1,15 +1,18 @@
-"""PynamoDB plumbing shared by stores: table Meta, and the generic definitions repository."""
+"""PynamoDB plumbing shared by stores: table Meta, transactions (commit), and the generic definitions repository."""
 
 from __future__ import annotations
 
 import builtins
+import random
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -18,6 +21,11 @@ from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
 from chalicelib.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from chalicelib.core.records import AlreadyExists, Record
+from chalicelib.core.tx import TxCancelled, TxOp
+
+CONFLICT_RETRIES = 3
+# PynamoDB sends condition checks, then deletes, then puts, then updates: cancellation reasons follow it.
+_RANK = {"check": 0, "delete": 1, "save": 2, "update": 3}
 
 
 def table_meta(logical: str) -> Any:
@@ -42,6 +50,48 @@ def _connection() -> Connection:
 def transact_write() -> TransactWrite:
     """A TransactWriteItems context (≤100 items, all or nothing) on the process's connection."""
     return TransactWrite(connection=_connection())
+
+
+def commit(ops: Sequence[TxOp]) -> None:
+    """Write `ops` (≤ core.tx.TX_MAX_ITEMS) all or nothing; raise TxCancelled naming the failed conditions.
+
+    A cancellation only for TransactionConflict (another transaction held one of the items, e.g. a merchant's
+    quota counter that every chunk writes) wrote nothing: the same transaction is sent again a few times after
+    a jittered pause before the error goes to the caller's retry.
+    """
+    if not ops:
+        return
+    ordered = sorted(ops, key=lambda op: _RANK[op.kind])
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            _write(ordered)
+            return
+        except TransactWriteError as exc:
+            if not is_condition_failure(exc):
+                raise
+            reasons = [r.code if r is not None else None for r in exc.cancellation_reasons or []]
+            failed = [ordered[i].tag for i, code in enumerate(reasons)
+                      if code == "ConditionalCheckFailed" and i < len(ordered)]
+            if not failed and "TransactionConflict" in reasons:
+                if attempt < CONFLICT_RETRIES:
+                    time.sleep(random.uniform(0.02, 0.08) * 2 ** attempt)
+                    continue
+                raise  # still contended: let the caller's retry take it
+            raise TxCancelled(failed) from exc
+
+
+def _write(ordered: Sequence[TxOp]) -> None:
+    with transact_write() as tx:
+        for op in ordered:
+            if op.kind == "save":
+                tx.save(op.model, condition=op.condition)
+            elif op.kind == "update":
+                tx.update(op.model, actions=list(op.actions), condition=op.condition, add_version_condition=False)
+            elif op.kind == "delete":
+                tx.delete(op.model, condition=op.condition, add_version_condition=False)
+            else:  # every table is keyed by string `pk` and `sk` (core.resources)
+                key = op.model.attribute_values
+                tx.condition_check(type(op.model), key["pk"], key["sk"], condition=op.condition)
 
 
 def reset_connection() -> None:

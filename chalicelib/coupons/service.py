@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -13,6 +11,7 @@ from chalicelib.core.clock import Clock
 from chalicelib.core.errors import Conflict, Invalid, NotFound
 from chalicelib.core.ports import Repo
 from chalicelib.coupons import policy
+from chalicelib.coupons.issue import instance_id_for, new_instances
 from chalicelib.coupons.model import (
     MAX_PER_ISSUE,
     CouponInstance,
@@ -55,12 +54,6 @@ class WalletPort(Protocol):
 
     def wallet(self, merchant_id: str, customer_id: str, statuses: tuple[InstanceStatus, ...], limit: int,
                start_key: dict[str, Any] | None) -> tuple[list[CouponInstance], dict[str, Any] | None]: ...
-
-
-def instance_id_for(merchant_id: str, coupon_id: str, delivery_key: str, index: int) -> str:
-    """The same delivery always yields the same instance ids, so a retried issue creates nothing twice."""
-    digest = hashlib.sha256(f"{merchant_id}\x00{coupon_id}\x00{delivery_key}\x00{index}".encode()).digest()
-    return "ci_" + base64.b32encode(digest).decode().lower()[:20]
 
 
 def order_lines(items: Iterable[OrderLine | Mapping[str, Any] | str]) -> list[OrderLine]:
@@ -119,13 +112,8 @@ class WalletService:
             raise IssueRefused("out_of_stock", f"only {stock} coupons exist in stock", field="coupon_id")
         if limit is not None and quantity > int(limit):
             raise IssueRefused("customer_limit", f"at most {limit} per customer", field="coupon_id")
-        times = policy.issue_times(terms, now, tz, direct=direct)
-        status = InstanceStatus.CLAIMED if direct else InstanceStatus.ISSUED
-        instances = [CouponInstance(
-            merchant_id=merchant_id, instance_id=i, coupon_id=coupon_id, terms=terms, customer_id=customer_id,
-            status=status, issued_at=now, campaign_id=campaign_id, run_id=run_id, delivery_key=delivery_key,
-            claim_deadline=times.claim_deadline, claimed_at=times.claimed_at, valid_from=times.valid_from,
-            valid_until=times.valid_until) for i in ids]
+        instances = new_instances(merchant_id, coupon_id, terms, customer_id, quantity, delivery_key=delivery_key,
+                                  direct=direct, now=now, tz=tz, campaign_id=campaign_id, run_id=run_id)
         try:
             self._store.issue(IssueRequest(merchant_id, customer_id, coupon_id, quantity, stock,
                                            None if limit is None else int(limit), instances))

@@ -12,15 +12,13 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.core.dynamo import is_condition_failure, table_meta, transact_write
+from chalicelib.core.dynamo import commit, is_condition_failure, table_meta
+from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled, TxOp
 from chalicelib.coupons.model import CouponInstance, InstanceStatus, IssueRequest, WalletConflict
-from chalicelib.dispatch.model import TxCancelled
-from chalicelib.dispatch.txn import TxOp, commit
 
 INSTANCE = "CI"
 STOCK = "STOCK"
 LIMIT = "LIMIT"
-TX_MAX_ITEMS = 100
 
 
 class OwnerIndex(GlobalSecondaryIndex["WalletItem"]):  # type: ignore[no-untyped-call]
@@ -97,7 +95,27 @@ def _item(inst: CouponInstance) -> WalletItem:
                       gsi2pk=inst.merchant_id, gsi2sk=sort)
 
 
-instance_item = _item  # public name: dispatch writes instances inside its own transactions
+def stock_op(merchant_id: str, coupon_id: str, units: int, stock: int, tag: str) -> TxOp:
+    """Reserve `units` of a template's stock: the counter grows only while issued + units ≤ stock.
+
+    Condition expressions cannot add, so `issued + n <= stock` is written `issued <= stock - n`.
+    """
+    return _counter_op(WalletItem(stock_pk(merchant_id, coupon_id), STOCK), units, stock, tag)
+
+
+def limit_op(merchant_id: str, coupon_id: str, customer_id: str, units: int, limit: int, tag: str) -> TxOp:
+    """Count `units` against the customer's per-customer limit of a template (issued + units ≤ limit)."""
+    return _counter_op(WalletItem(limit_pk(merchant_id, coupon_id, customer_id), LIMIT), units, limit, tag)
+
+
+def _counter_op(counter: WalletItem, units: int, ceiling: int, tag: str) -> TxOp:
+    return TxOp("update", counter, tag, WalletItem.issued.does_not_exist() | (WalletItem.issued <= ceiling - units),
+                [WalletItem.issued.add(units), WalletItem.kind.set(counter.sk)])
+
+
+def instance_op(inst: CouponInstance, tag: str) -> TxOp:
+    """Put an issued instance, only if its (deterministic) id is new: an issue is never written twice."""
+    return TxOp("save", _item(inst), tag, WalletItem.pk.does_not_exist())
 
 
 def _instance(merchant_id: str, item: WalletItem) -> CouponInstance:
@@ -121,29 +139,23 @@ class WalletStore:
     def issue(self, req: IssueRequest) -> None:
         """Reserve stock (and the customer's allowance) and put the instances, all or nothing.
 
-        Condition expressions cannot add, so `issued + n <= stock` is written `issued <= stock - n`. A
-        transaction holds 100 items: instances past that are put afterwards, each only if absent (the
+        A transaction holds TX_MAX_ITEMS items: instances past that are put afterwards, each only if absent (the
         caller completes them on a retry, keyed by the deterministic ids).
         """
         n = req.quantity
-        counters: list[tuple[WalletItem, int, str]] = [(WalletItem(stock_pk(req.merchant_id, req.coupon_id), STOCK),
-                                                         req.stock - n, "stock")]
+        ops = [stock_op(req.merchant_id, req.coupon_id, n, req.stock, "stock")]
         if req.per_customer_limit is not None:
-            counters.append((WalletItem(limit_pk(req.merchant_id, req.coupon_id, req.customer_id), LIMIT),
-                             req.per_customer_limit - n, "customer_limit"))
-        first = req.instances[:TX_MAX_ITEMS - len(counters)]
+            ops.append(limit_op(req.merchant_id, req.coupon_id, req.customer_id, n, req.per_customer_limit,
+                                "customer_limit"))
+        first = req.instances[:TX_MAX_ITEMS - len(ops)]
         try:
-            with transact_write() as tx:
-                for counter, ceiling, _ in counters:
-                    condition = WalletItem.issued.does_not_exist() | (WalletItem.issued <= ceiling)
-                    tx.update(counter, actions=[WalletItem.issued.add(n), WalletItem.kind.set(counter.sk)],
-                              condition=condition)
-                for inst in first:
-                    tx.save(_item(inst), condition=WalletItem.pk.does_not_exist())
+            commit([*ops, *(instance_op(inst, "exists") for inst in first)])
+        except TxCancelled as exc:  # instances are sent before counters: an existing one is named first
+            raise WalletConflict(exc.failed[0] if exc.failed else "unknown") from exc
         except TransactWriteError as exc:
             if not is_condition_failure(exc):
                 raise
-            raise WalletConflict(_which(exc, len(first), [what for _, _, what in counters])) from exc
+            raise WalletConflict("unknown") from exc  # still contended after commit's retries
         self.put_missing(req.instances[len(first):])
 
     def put_missing(self, instances: Iterable[CouponInstance]) -> None:
@@ -158,7 +170,7 @@ class WalletStore:
     def replace(self, before: CouponInstance, after: CouponInstance, also: Sequence[Any] = ()) -> None:
         """Write `after` only if the stored status is still `before`'s (claim and redeem are exactly-once).
 
-        `also` (dispatch.txn.TxOp, e.g. the claim's risk fact) is written in the same transaction: a failed
+        `also` (core.tx.TxOp, e.g. the claim's risk fact) is written in the same transaction: a failed
         condition there raises WalletConflict with the operation's tag.
         """
         condition: Condition = ((WalletItem.status == before.status.value)
@@ -201,11 +213,3 @@ class WalletStore:
         for item in WalletItem.batch_get([(stock_pk(merchant_id, c), STOCK) for c in ids], consistent_read=True):
             counts[item.pk[len(prefix):]] = int(item.issued or 0)
         return counts
-
-
-def _which(exc: TransactWriteError, puts: int, counter_names: list[str]) -> str:
-    """Which condition failed: PynamoDB sends puts before updates, so reasons come instances first, then counters."""
-    for index, reason in enumerate(exc.cancellation_reasons):
-        if reason is not None and reason.code == "ConditionalCheckFailed":
-            return "exists" if index < puts else counter_names[index - puts]
-    return "unknown"

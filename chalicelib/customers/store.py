@@ -12,7 +12,8 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.core.dynamo import is_condition_failure, table_meta, transact_write
+from chalicelib.core.dynamo import commit, is_condition_failure, table_meta
+from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled, TxOp
 from chalicelib.customers.rows import CustomerRow
 
 PROFILE = "P"
@@ -114,18 +115,17 @@ class CustomerStore:
         One TransactWriteItems per 100 customers; a concurrent writer makes it fail as a whole, and the
         stream batch is retried (the fold is idempotent, so re-applying is safe).
         """
-        for start in range(0, len(changes), 100):
-            chunk = changes[start:start + 100]
+        for start in range(0, len(changes), TX_MAX_ITEMS):
+            ops = [TxOp("save", CustomerItem(self.pk(merchant_id, cid), f"{cid}#{ACTIVITY}",
+                                             doc=json.dumps(doc, separators=(",", ":")), updated_at=stamp, rev=rev + 1),
+                        f"activity:{cid}", CustomerItem.sk.does_not_exist() if rev == 0 else CustomerItem.rev == rev)
+                   for cid, doc, rev in changes[start:start + TX_MAX_ITEMS]]
             try:
-                with transact_write() as tx:
-                    for cid, doc, rev in chunk:
-                        item = CustomerItem(self.pk(merchant_id, cid), f"{cid}#{ACTIVITY}",
-                                            doc=json.dumps(doc, separators=(",", ":")), updated_at=stamp,
-                                            rev=rev + 1)
-                        condition = (CustomerItem.sk.does_not_exist() if rev == 0 else CustomerItem.rev == rev)
-                        tx.save(item, condition=condition)
+                commit(ops)
+            except TxCancelled as exc:
+                raise ActivityConflict(str(exc)) from exc
             except TransactWriteError as exc:
-                if is_condition_failure(exc):
+                if is_condition_failure(exc):  # still contended after commit's retries
                     raise ActivityConflict(str(exc)) from exc
                 raise
 

@@ -14,6 +14,7 @@ from chalicelib.contents.service import Rendered
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import DefinitionItem
 from chalicelib.core.ports import Repo
+from chalicelib.core.tx import TxOp
 from chalicelib.coupons.model import CouponTerms
 from chalicelib.coupons.policy import value_text
 from chalicelib.customers.rows import CustomerRow
@@ -21,7 +22,6 @@ from chalicelib.customers.store import CustomerStore
 from chalicelib.dispatch.model import Recipient, delivery_key
 from chalicelib.dispatch.snapshot import SENDABLE, CampaignView
 from chalicelib.dispatch.targets import TargetResolver
-from chalicelib.dispatch.txn import TxOp
 from chalicelib.tenancy.model import MerchantSettings
 
 

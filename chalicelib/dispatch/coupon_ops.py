@@ -5,26 +5,26 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from chalicelib.core.ports import Repo
 from chalicelib.core.records import Record
+from chalicelib.core.tx import TxOp
 from chalicelib.coupons import policy
-from chalicelib.coupons.model import CouponInstance, CouponTerms, InstanceStatus
-from chalicelib.coupons.service import instance_id_for
-from chalicelib.coupons.store import LIMIT, STOCK, WalletItem, instance_item, limit_pk, stock_pk
+from chalicelib.coupons.issue import new_instances
+from chalicelib.coupons.model import CouponTerms
+from chalicelib.coupons.store import WalletStore, instance_op, limit_op, stock_op
 from chalicelib.dispatch.model import IssueFailed, delivery_key
 from chalicelib.dispatch.snapshot import CampaignView
-from chalicelib.dispatch.txn import TxOp
 
 CACHE_SECONDS = 60.0
 
 
 class WalletCoupons:
-    """The CouponPort over the coupons package's wallet table (same ids, counters and item shapes)."""
+    """The CouponPort over the coupons package: its templates, its issuing writes and its stock counters."""
 
-    def __init__(self, coupons: Repo, timezone_of: Callable[[str], str]) -> None:
+    def __init__(self, coupons: Repo, wallet: WalletStore, timezone_of: Callable[[str], str]) -> None:
         self._coupons = coupons
+        self._wallet = wallet
         self._tz = timezone_of
         self._cache: dict[tuple[str, str], tuple[float, Record | None]] = {}
 
@@ -48,9 +48,11 @@ class WalletCoupons:
         return len(campaign.coupons)
 
     def issue_ops(self, merchant_id: str, campaign: CampaignView, run_id: str, customer_ids: Sequence[str],
-                  direct: bool, now: datetime) -> tuple[list[Any], dict[str, tuple[str, ...]]]:
+                  direct: bool, now: datetime) -> tuple[list[TxOp], dict[str, tuple[str, ...]]]:
+        """The coupons package's issuing writes for a group: one stock reservation per template, then per customer
+        its per-customer-limit counter and its instances (ids derived from the delivery key)."""
         tz = self._tz(merchant_id)
-        ops: list[Any] = []
+        ops: list[TxOp] = []
         instances: dict[str, list[str]] = {c: [] for c in customer_ids}
         for grant in campaign.coupons:
             record = self._record(merchant_id, grant.coupon_id)
@@ -59,32 +61,17 @@ class WalletCoupons:
             terms = CouponTerms.from_data(record.data)
             if not policy.issuable(terms, now, tz):
                 raise IssueFailed("coupon_expired")
-            n = grant.quantity * len(customer_ids)
-            ceiling = int(record.data["stock"]) - n
-            ops.append(TxOp("update", WalletItem(stock_pk(merchant_id, grant.coupon_id), STOCK),
-                            f"stock:{grant.coupon_id}",
-                            WalletItem.issued.does_not_exist() | (WalletItem.issued <= ceiling),
-                            [WalletItem.issued.add(n), WalletItem.kind.set(STOCK)]))
+            ops.append(stock_op(merchant_id, grant.coupon_id, grant.quantity * len(customer_ids),
+                                int(record.data["stock"]), f"stock:{grant.coupon_id}"))
             limit = record.data.get("per_customer_limit")
-            times = policy.issue_times(terms, now, tz, direct=direct)
-            status = InstanceStatus.CLAIMED if direct else InstanceStatus.ISSUED
             for cid in customer_ids:
-                key = delivery_key(run_id, cid)
                 if limit is not None:
-                    ops.append(TxOp("update", WalletItem(limit_pk(merchant_id, grant.coupon_id, cid), LIMIT),
-                                    f"limit:{cid}",
-                                    WalletItem.issued.does_not_exist()
-                                    | (WalletItem.issued <= int(limit) - grant.quantity),
-                                    [WalletItem.issued.add(grant.quantity), WalletItem.kind.set(LIMIT)]))
-                for i in range(grant.quantity):
-                    inst = CouponInstance(
-                        merchant_id=merchant_id, instance_id=instance_id_for(merchant_id, grant.coupon_id, key, i),
-                        coupon_id=grant.coupon_id, terms=terms, customer_id=cid, status=status, issued_at=now,
-                        campaign_id=campaign.campaign_id, run_id=run_id, delivery_key=key,
-                        claim_deadline=times.claim_deadline, claimed_at=times.claimed_at,
-                        valid_from=times.valid_from, valid_until=times.valid_until)
+                    ops.append(limit_op(merchant_id, grant.coupon_id, cid, grant.quantity, int(limit), f"limit:{cid}"))
+                for inst in new_instances(merchant_id, grant.coupon_id, terms, cid, grant.quantity,
+                                          delivery_key=delivery_key(run_id, cid), direct=direct, now=now, tz=tz,
+                                          campaign_id=campaign.campaign_id, run_id=run_id):
                     instances[cid].append(inst.instance_id)
-                    ops.append(TxOp("save", instance_item(inst), f"coupon:{cid}", WalletItem.pk.does_not_exist()))
+                    ops.append(instance_op(inst, f"coupon:{cid}"))
         return ops, {c: tuple(ids) for c, ids in instances.items()}
 
     def remaining_stock(self, merchant_id: str, campaign: CampaignView) -> int:
@@ -94,11 +81,7 @@ class WalletCoupons:
             record = self._record(merchant_id, grant.coupon_id, fresh=True)
             if record is None:
                 return 0
-            try:
-                counter = WalletItem.get(stock_pk(merchant_id, grant.coupon_id), STOCK, consistent_read=True)
-                issued = int(counter.issued or 0)
-            except WalletItem.DoesNotExist:
-                issued = 0
+            issued = self._wallet.issued_counts(merchant_id, [grant.coupon_id])[grant.coupon_id]
             serve = max(0, int(record.data["stock"]) - issued) // grant.quantity
             left = serve if left is None else min(left, serve)
         return left or 0

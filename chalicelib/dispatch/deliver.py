@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.ports import Repo
+from chalicelib.core.tx import TxCancelled, join_update
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.dispatch.model import (
     LEASE_SECONDS,
@@ -20,7 +21,6 @@ from chalicelib.dispatch.model import (
     Outcome,
     Recipient,
     Run,
-    TxCancelled,
     chunk_due,
 )
 from chalicelib.dispatch.plan import PlanEnv
@@ -36,12 +36,10 @@ from chalicelib.dispatch.ports import (
     ReachSink,
     RunRepo,
 )
-from chalicelib.dispatch.reaches import reaches_of, window_days
+from chalicelib.dispatch.reaches import Reach, reaches_of, window_days
 from chalicelib.dispatch.snapshot import CANCELLED, PAUSED, SENDABLE, CampaignView, view
 from chalicelib.dispatch.store import LeaseRefused
 from chalicelib.dispatch.targets import recipient_of
-from chalicelib.dispatch.txn import join_update
-from chalicelib.reports.model import Reach
 
 log = logging.getLogger(__name__)
 UNKNOWN_AFTER_CRASH = "unknown_after_crash"

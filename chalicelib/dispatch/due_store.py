@@ -10,9 +10,9 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import is_condition_failure
+from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.model import DueItem, DueKind, bucket_of, minute_of
 from chalicelib.dispatch.store import DispatchItem
-from chalicelib.dispatch.txn import TxOp
 
 SYSTEM_PK = "_system"
 TICK_SK = "TICK"

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib import wiring
 from chalicelib.audiences.evaluate import merchant_context
+from chalicelib.core.dynamo import commit
 from chalicelib.dispatch.adapters import ChannelAdapter, CustomerPages, MerchantEnv, SqsQueues, campaign_gate
 from chalicelib.dispatch.coupon_ops import WalletCoupons
 from chalicelib.dispatch.deliver import DeliverService
@@ -22,7 +23,6 @@ from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.dispatch.tick import TickService
 from chalicelib.dispatch.triggers import TriggerHook
-from chalicelib.dispatch.txn import commit
 from chalicelib.tenancy.model import MerchantSettings
 
 SETTINGS_TTL = 60.0
@@ -64,7 +64,7 @@ def queues() -> SqsQueues:
 
 @cache
 def coupons() -> WalletCoupons:
-    return WalletCoupons(wiring.repo("COUPON"), timezone_of)
+    return WalletCoupons(wiring.repo("COUPON"), wiring.wallet_store(), timezone_of)
 
 
 def policy() -> GuardrailPolicy:

@@ -18,7 +18,6 @@ SMALL_LIST = 2_000
 # whatever its size, so it holds several delivery transactions; 200 entries keep the chunk item far below
 # DynamoDB's 400 KB and a chunk's channel calls well inside the worker's lease.
 CHUNK_MAX = 200
-TX_MAX_ITEMS = 100
 LEASE_SECONDS = 300  # below the dispatch queue's visibility timeout: a killed worker's lease expires first
 MAX_RECEIVES = 5  # the queues' maxReceiveCount (core.resources)
 RECIPIENT_CAP = 100_000  # SPEC §8: recipients per single send (merchant settings may lower it)
@@ -248,18 +247,6 @@ def holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
         return False
     value = int(hashlib.sha256(f"{campaign_id}{customer_id}".encode()).hexdigest(), 16) % 10_000
     return value < round(percent * 100)
-
-
-class TxCancelled(Exception):
-    """A transaction was cancelled; `failed` lists the tags of the operations whose condition did not hold."""
-
-    def __init__(self, failed: list[str]) -> None:
-        super().__init__(", ".join(failed))
-        self.failed = failed
-
-    def tagged(self, prefix: str) -> list[str]:
-        """The failed tags starting with `prefix`, without it."""
-        return [t[len(prefix):] for t in self.failed if t.startswith(prefix)]
 
 
 class IssueFailed(Exception):

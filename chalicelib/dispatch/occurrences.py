@@ -19,7 +19,8 @@ from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEv
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ports import Repo
-from chalicelib.dispatch.model import DueItem, DueKind, Run, TxCancelled, run_id_for, segments_for
+from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.model import DueItem, DueKind, Run, run_id_for, segments_for
 from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, CampaignView, view
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from chalicelib.audiences.model import Member
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule
 from chalicelib.core.clock import to_iso
+from chalicelib.core.tx import TxCancelled
 from chalicelib.dispatch.model import (
     CHUNK_MAX,
     Chunk,
@@ -20,7 +21,6 @@ from chalicelib.dispatch.model import (
     Recipient,
     Run,
     RunStatus,
-    TxCancelled,
     check_due,
     chunk_due,
     chunk_id_for,

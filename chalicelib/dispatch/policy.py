@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.dispatch.model import CHUNK_MAX, TX_MAX_ITEMS, Outcome, Recipient
+from chalicelib.core.tx import TX_MAX_ITEMS
+from chalicelib.dispatch.model import CHUNK_MAX, Outcome, Recipient
 from chalicelib.dispatch.snapshot import CampaignView
 
 NO_CONSENT = "no_consent"
@@ -37,7 +38,7 @@ class PolicyDecision:
     store-level conditional writes (caps, quotas) that go into the same TransactWriteItems as the ledger
     entries of the customers they name (key = customer id, or SHARED for a chunk-level write included whenever
     anyone is sent), so a cap never lets two racing campaigns both pass. Tag each write `policy:<key>`
-    (dispatch.txn.TxOp): when conditions fail, `explain` names who is suppressed and why; everyone else is retried.
+    (core.tx.TxOp): when conditions fail, `explain` names who is suppressed and why; everyone else is retried.
     """
 
     suppressed: dict[str, str] = field(default_factory=dict)

@@ -6,12 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.core.tx import TxOp
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Recipient, Run, RunStatus
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.dispatch.snapshot import CampaignView
-from chalicelib.reports.model import Reach
 
-Op = Any  # an opaque transaction operation built by a store (dispatch.txn.TxOp)
+Op = TxOp  # a transaction operation built by a store, opaque to the services
 
 
 class Committer(Protocol):

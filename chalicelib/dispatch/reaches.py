@@ -1,14 +1,40 @@
-"""Reaches for attribution: a chunk's reached and held-out customers, rebuilt identically from its ledger."""
+"""Reaches: what dispatch records of a chunk for attribution (reports reads them), rebuilt from its ledger."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core.clock import parse_iso
 from chalicelib.dispatch.model import Chunk, Outcome, Run
-from chalicelib.reports.model import MAX_WINDOW_DAYS, Reach
 
 DEFAULT_WINDOW_DAYS = 7
+MAX_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A successful reach (or a holdout decision) of one customer by one run: what attribution looks back at.
+
+    `window_days` is the campaign's attribution window (1-90); `coupon_instance_ids` the coupons delivered.
+    """
+
+    customer_id: str
+    campaign_id: str
+    run_id: str
+    at: datetime
+    held_out: bool = False
+    coupon_instance_ids: tuple[str, ...] = ()
+    window_days: int = 7
+
+    @property
+    def window_end(self) -> datetime:
+        return self.at + timedelta(days=self.window_days)
+
+    def covers(self, instant: datetime) -> bool:
+        """True when `instant` falls in [at, at + window] (both edges included)."""
+        return self.at <= instant <= self.window_end
 
 
 def window_days(snapshot: dict[str, Any]) -> int:

@@ -13,8 +13,8 @@ from pynamodb.models import Model
 
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import is_condition_failure, table_meta
+from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.model import Chunk, ChunkState, Entry, Recipient, Run, RunStatus
-from chalicelib.dispatch.txn import TxOp
 
 RUN_SK = "RUN"
 

@@ -12,16 +12,8 @@ from typing import Any
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ports import Repo
-from chalicelib.dispatch.model import (
-    SEGMENTS,
-    ChunkState,
-    DueItem,
-    DueKind,
-    RunStatus,
-    TxCancelled,
-    minute_of,
-    minutes_between,
-)
+from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled
+from chalicelib.dispatch.model import SEGMENTS, ChunkState, DueItem, DueKind, RunStatus, minute_of, minutes_between
 from chalicelib.dispatch.occurrences import OccurrenceStarter
 from chalicelib.dispatch.ports import Committer, DueRepo, QueuePort, RunRepo
 from chalicelib.dispatch.touches import TouchBatcher
@@ -29,7 +21,6 @@ from chalicelib.dispatch.touches import TouchBatcher
 log = logging.getLogger(__name__)
 REREAD_MINUTES = 5  # the due index is a GSI (eventually consistent): recent buckets are read again
 MAX_CATCHUP = timedelta(days=3)
-CLAIMS_PER_TX = 100
 
 
 class TickService:
@@ -82,8 +73,8 @@ class TickService:
     def _enqueue_chunks(self, items: list[DueItem], now: datetime) -> int:
         """Claim, enqueue, complete: a crash in between leaves a claim whose lease expires and is redone."""
         done = 0
-        for start in range(0, len(items), CLAIMS_PER_TX):
-            group = items[start:start + CLAIMS_PER_TX]
+        for start in range(0, len(items), TX_MAX_ITEMS):
+            group = items[start:start + TX_MAX_ITEMS]
             while group:
                 try:
                     self._commit([self._due.claim_op(i, now) for i in group])

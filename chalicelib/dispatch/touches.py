@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from chalicelib.campaigns.schedule import local_date, local_to_utc, zone
 from chalicelib.core.clock import to_iso
 from chalicelib.core.ports import Repo
+from chalicelib.core.tx import TxCancelled
 from chalicelib.dispatch.model import (
     Chunk,
     DueItem,
@@ -16,7 +17,6 @@ from chalicelib.dispatch.model import (
     Recipient,
     Run,
     RunStatus,
-    TxCancelled,
     check_due,
     touch_chunk_id,
     touch_run_id,

@@ -1,6 +1,6 @@
 """Guard items in the dispatch table: one per customer (all its caps) and a merchant's quota counters.
 
-Writes are transaction operations (dispatch.txn.TxOp) that ride in the chunk's TransactWriteItems, beside the
+Writes are transaction operations (core.tx.TxOp) that ride in the chunk's TransactWriteItems, beside the
 ledger entries and coupon instances of the same customers: a cap is taken only if the delivery is recorded, and
 a delivery is recorded only if the cap still allowed it. Nothing here reads before it writes; reads serve only
 to explain a failed condition and to maintain the risk facts outside the dispatch path.
@@ -23,8 +23,8 @@ from pynamodb.models import Model
 
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import is_condition_failure, table_meta
+from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.model import CONTACT_SK, contact_key
-from chalicelib.dispatch.txn import TxOp
 from chalicelib.guardrails.rules import GUARD_TTL_DAYS, CustomerWrite, MonthState, RiskRule, prune_claims, risk_interval
 
 GUARD_SK = CONTACT_SK

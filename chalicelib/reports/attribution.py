@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.core.clock import parse_iso
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports.model import (
     NO_ATTRIBUTION,
     Arm,
@@ -18,7 +19,6 @@ from chalicelib.reports.model import (
     Counts,
     CouponFact,
     OrderFacts,
-    Reach,
     Via,
 )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.activity.consumer import Change
 from chalicelib.core.clock import Clock, to_iso
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports.attribution import (
     CHURN_EVENTS,
     Decision,
@@ -20,7 +21,7 @@ from chalicelib.reports.attribution import (
     order_facts,
     settled,
 )
-from chalicelib.reports.model import OrderFacts, Reach
+from chalicelib.reports.model import OrderFacts
 from chalicelib.reports.ports import CouponSource, StatsPort, TouchPort
 
 log = logging.getLogger(__name__)

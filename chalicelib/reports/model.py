@@ -1,12 +1,10 @@
-"""Reports domain: reaches (touches), order attributions, churn facts, counter deltas, deliveries and coupons."""
+"""Reports domain: order attributions, churn facts, counter deltas, deliveries and coupons."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-
-MAX_WINDOW_DAYS = 90
 
 
 class Arm(StrEnum):
@@ -36,30 +34,6 @@ class DeliveryStatus(StrEnum):
 # When a customer appears in several runs of one campaign, the report shows the best status.
 STATUS_RANK = {DeliveryStatus.REACHED: 5, DeliveryStatus.FAILED: 4, DeliveryStatus.NOT_SENT: 3,
                DeliveryStatus.SUPPRESSED: 2, DeliveryStatus.HELD_OUT: 1}
-
-
-@dataclass(frozen=True)
-class Reach:
-    """A successful reach (or a holdout decision) of one customer by one run: what attribution looks back at.
-
-    `window_days` is the campaign's attribution window (1-90); `coupon_instance_ids` the coupons delivered.
-    """
-
-    customer_id: str
-    campaign_id: str
-    run_id: str
-    at: datetime
-    held_out: bool = False
-    coupon_instance_ids: tuple[str, ...] = ()
-    window_days: int = 7
-
-    @property
-    def window_end(self) -> datetime:
-        return self.at + timedelta(days=self.window_days)
-
-    def covers(self, instant: datetime) -> bool:
-        """True when `instant` falls in [at, at + window] (both edges included)."""
-        return self.at <= instant <= self.window_end
 
 
 @dataclass(frozen=True)

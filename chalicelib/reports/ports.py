@@ -6,8 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports.attribution import Decision, Stored
-from chalicelib.reports.model import Attribution, ChurnFact, Counts, CouponFact, Delivery, Reach
+from chalicelib.reports.model import Attribution, ChurnFact, Counts, CouponFact, Delivery
 
 
 class TouchPort(Protocol):

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.core.clock import parse_iso, to_iso
-from chalicelib.core.dynamo import table_meta, transact_write
+from chalicelib.core.dynamo import commit, table_meta
+from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled, TxOp
 from chalicelib.reports.attribution import Decision, Stored, churn_delta
 from chalicelib.reports.model import NO_ATTRIBUTION, Arm, Attribution, ChurnFact, CounterKey, Counts, Via
 
 ATTR = "ATTR"
-TX_MAX_ITEMS = 100
-CONFLICT_RETRIES = 5
 COUNTER_FIELDS = tuple(Counts().as_dict())
 
 
@@ -164,32 +161,26 @@ class StatsStore:
         return rejected
 
     def _commit(self, merchant_id: str, ops: list[_Op], shard: int, stamp: str) -> list[str]:
-        """Commit, dropping ops whose condition failed and retrying the rest; returns the dropped tags."""
+        """Commit, dropping ops whose condition failed and retrying the rest; returns the dropped tags.
+
+        The counter updates have no condition: another batch holding the same counter item is a conflict, which
+        commit retries.
+        """
         dropped: list[str] = []
-        attempt = 0
         while ops:
-            totals = _sum(ops)
+            counters = [TxOp("update", StatsItem(counter_pk(merchant_id, campaign_id), f"D#{day}#{shard}"),
+                             f"#counter#{campaign_id}#{day}", None,
+                             _counter_actions(merchant_id, campaign_id, day, shard, counts, stamp))
+                        for (campaign_id, day), counts in sorted(_sum(ops).items())]
             try:
-                with transact_write() as tx:
-                    for op in ops:
-                        tx.save(op.item, condition=op.condition)
-                    for (campaign_id, day), counts in sorted(totals.items()):
-                        tx.update(StatsItem(counter_pk(merchant_id, campaign_id), f"D#{day}#{shard}"),
-                                  actions=_counter_actions(merchant_id, campaign_id, day, shard, counts, stamp))
+                commit([*(TxOp("save", op.item, op.tag, op.condition) for op in ops), *counters])
                 return dropped
-            except TransactWriteError as exc:
-                reasons = list(exc.cancellation_reasons or [])
-                failed = {i for i, r in enumerate(reasons[:len(ops)]) if r is not None
-                          and r.code == "ConditionalCheckFailed"}
-                if failed:
-                    dropped += [ops[i].tag for i in sorted(failed)]
-                    ops = [op for i, op in enumerate(ops) if i not in failed]
-                    continue
-                conflict = any(r is not None and r.code == "TransactionConflict" for r in reasons)
-                attempt += 1
-                if not conflict or attempt >= CONFLICT_RETRIES:
+            except TxCancelled as exc:
+                failed = set(exc.failed)
+                if not failed:
                     raise
-                time.sleep(0.05 * 2 ** attempt)  # another batch holds the same counter item right now
+                dropped += [op.tag for op in ops if op.tag in failed]
+                ops = [op for op in ops if op.tag not in failed]
         return dropped
 
     # -- reads ------------------------------------------------------------------------------------

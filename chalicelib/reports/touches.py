@@ -7,24 +7,21 @@ Reaches decided without that update (held-out customers, channel sends once hand
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
 from chalicelib.core.clock import parse_iso, to_iso
-from chalicelib.core.dynamo import table_meta, transact_write
+from chalicelib.core.dynamo import commit, table_meta
+from chalicelib.core.tx import TX_MAX_ITEMS, TxOp
 from chalicelib.dispatch.model import CONTACT_TTL_DAYS, contact_key
-from chalicelib.reports.model import MAX_WINDOW_DAYS, Reach
+from chalicelib.dispatch.reaches import MAX_WINDOW_DAYS, Reach
 
 SLOTS = 8  # a ring of set attributes s0..s7, one per epoch
 EPOCH_DAYS = 16  # 8 epochs = 128 days: the 90-day window plus room for orders ingested late
-TX_MAX_ITEMS = 100
-CONFLICT_RETRIES = 4
 
 
 class TouchItem(Model):
@@ -125,22 +122,10 @@ class TouchStore:
         customers = sorted(by_customer)
         for start in range(0, len(customers), TX_MAX_ITEMS):
             group = customers[start:start + TX_MAX_ITEMS]
-            self._write(merchant_id, [(c, touch_actions(by_customer[c], now)) for c in group])
-
-    @staticmethod
-    def _write(merchant_id: str, updates: list[tuple[str, list[Any]]]) -> None:
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                with transact_write() as tx:
-                    for customer_id, actions in updates:
-                        tx.update(TouchItem(*touches_key(merchant_id, customer_id)), actions=actions)
-                return
-            except TransactWriteError as exc:
-                reasons = list(exc.cancellation_reasons or [])
-                conflict = any(r is not None and r.code == "TransactionConflict" for r in reasons)
-                if not conflict or attempt == CONFLICT_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * 2 ** attempt)  # another chunk is touching one of these customers right now
+            # An update without a condition: commit's conflict retries are its only cancellation (another chunk
+            # writing one of these customers at the same moment).
+            commit([TxOp("update", TouchItem(*touches_key(merchant_id, c)), f"touch:{c}", None,
+                         touch_actions(by_customer[c], now)) for c in group])
 
     def get_many(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, list[Reach]]:
         """Every customer's recorded reaches (BatchGetItem, 100 keys a request); customers without any are absent."""

@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from pynamodb.exceptions import GetError
 
 from chalicelib import wiring
+from chalicelib.core.dynamo import commit
 from chalicelib.core.transient import is_transient
 from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import Chunk, Recipient
 from chalicelib.dispatch.store import LeaseRefused, RunStore
 from chalicelib.dispatch.tick import TickService
-from chalicelib.dispatch.txn import commit
 from infra.local.runtime import DrainStats
 from tests.support.dispatch import set_watermark
 

@@ -12,8 +12,9 @@ import pytest
 from bench.counting import PUMP, RequestCounter, fresh_clients
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports import factory
-from chalicelib.reports.model import Counts, Reach
+from chalicelib.reports.model import Counts
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 REACH_AT = NOW - timedelta(days=3)

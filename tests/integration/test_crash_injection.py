@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.coupons.service import instance_id_for
+from chalicelib.core.dynamo import commit
+from chalicelib.coupons.issue import instance_id_for
 from chalicelib.coupons.store import WalletStore
 from chalicelib.dispatch.adapters import CustomerPages, SqsQueues, campaign_gate
 from chalicelib.dispatch.coupon_ops import WalletCoupons
@@ -20,7 +21,6 @@ from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.model import LEASE_SECONDS, Chunk, ChunkState, Outcome, Recipient, Run, RunStatus
 from chalicelib.dispatch.policy import AllowAll
 from chalicelib.dispatch.store import RunStore
-from chalicelib.dispatch.txn import commit
 from tests.support.dispatch import make_coupon
 
 TRIALS = int(__import__("os").environ.get("CRASH_TRIALS", "200"))
@@ -98,7 +98,8 @@ def world(aws, merchant, api):
 
     service = DeliverService(CrashingRuns(), crashing_commit, DueStore(), SqsQueues(wiring.client("sqs")),
                              wiring.repo("CAMPAIGN"), campaign_gate, CustomerPages(wiring.customer_store()),
-                             WalletCoupons(wiring.repo("COUPON"), lambda m: "Asia/Shanghai"), lambda name: channel,
+                             WalletCoupons(wiring.repo("COUPON"), wiring.wallet_store(), lambda m: "Asia/Shanghai"),
+                             lambda name: channel,
                              AllowAll(), lambda m: "Asia/Shanghai")
     coupon = make_coupon(api, merchant)
     return injector, channel, service, coupon

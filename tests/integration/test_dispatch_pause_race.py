@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from chalicelib.core.dynamo import commit
+from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.adapters import CustomerPages, SqsQueues, campaign_gate
 from chalicelib.dispatch.coupon_ops import WalletCoupons
 from chalicelib.dispatch.deliver import DeliverService
@@ -17,7 +19,6 @@ from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.model import Chunk, ChunkState, Outcome, Recipient, Run, RunStatus
 from chalicelib.dispatch.policy import AllowAll
 from chalicelib.dispatch.store import RunStore
-from chalicelib.dispatch.txn import TxOp, commit
 from tests.support.dispatch import make_coupon, wallet_counts
 
 NOW = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
@@ -49,7 +50,8 @@ def test_a_chunk_parked_by_a_racing_pause_records_nobody_as_sent_when_resumed_la
 
     service = DeliverService(RunStore(), racing_commit, DueStore(), SqsQueues(wiring.client("sqs")), campaigns,
                              campaign_gate, CustomerPages(wiring.customer_store()),
-                             WalletCoupons(wiring.repo("COUPON"), lambda m: "Asia/Shanghai"), _no_channel,
+                             WalletCoupons(wiring.repo("COUPON"), wiring.wallet_store(), lambda m: "Asia/Shanghai"),
+                             _no_channel,
                              AllowAll(), lambda m: "Asia/Shanghai")
     ids = [f"p{i:02d}" for i in range(15)]
     run = Run(merchant.id, "run_race", "cmp_race", NOW, data, RunStatus.SENDING, started_at="2026-12-04T04:00:00Z")

@@ -13,7 +13,7 @@ from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.coupons.model import InstanceStatus
 from chalicelib.dispatch.model import Outcome
-from chalicelib.reports.model import Reach
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports.touches import EPOCH_DAYS, TouchStore
 from tests.support.dispatch import (
     campaign_body,

@@ -15,11 +15,11 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
+from chalicelib.core.dynamo import commit
 from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import MAX_RECEIVES, Chunk, Outcome, Recipient, Run, RunStatus, run_id_for
 from chalicelib.dispatch.plan import chunk_size
 from chalicelib.dispatch.snapshot import view
-from chalicelib.dispatch.txn import commit
 from chalicelib.guardrails import factory as guardrails
 from chalicelib.guardrails.rules import day_key, local_day, month_key, week_key
 from chalicelib.guardrails.store import coupons_key, guard_key

@@ -12,9 +12,10 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports import api as reports_api
 from chalicelib.reports import factory
-from chalicelib.reports.model import Delivery, DeliveryStatus, Reach
+from chalicelib.reports.model import Delivery, DeliveryStatus
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 SENT = NOW - timedelta(days=1, hours=2)  # yesterday, Shanghai time

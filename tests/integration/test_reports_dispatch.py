@@ -8,8 +8,9 @@ from typing import Any
 
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports import factory
-from chalicelib.reports.model import DeliveryStatus, Reach
+from chalicelib.reports.model import DeliveryStatus
 from tests.support.dispatch import set_watermark
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.activity.store import TX_MAX_BYTES, TX_MAX_ITEMS, ActivityItem, _chunks
+from chalicelib.activity.store import TX_MAX_BYTES, ActivityItem, _chunks
+from chalicelib.core.tx import TX_MAX_ITEMS
 
 
 def _item(i: int, doc_bytes: int = 100) -> ActivityItem:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.clock import to_iso
+from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports.attribution import (
     Stored,
     attribute,
@@ -15,7 +16,7 @@ from chalicelib.reports.attribution import (
     order_facts,
     transition,
 )
-from chalicelib.reports.model import Arm, Counts, CouponFact, Reach, Via
+from chalicelib.reports.model import Arm, Counts, CouponFact, Via
 from chalicelib.reports.touches import decode, encode
 
 REACH_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

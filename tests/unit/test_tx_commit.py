@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-from chalicelib.dispatch import txn
-from chalicelib.dispatch.model import TxCancelled
+from chalicelib.core import dynamo
+from chalicelib.core.tx import TxCancelled, TxOp
 
 
 def _cancelled(*codes: str) -> TransactWriteError:
@@ -28,30 +28,30 @@ def _writer(failures: list[TransactWriteError], calls: list[int]) -> Any:
     return write
 
 
-def _ops() -> list[txn.TxOp]:
-    return [txn.TxOp("check", object(), "campaign:c"), txn.TxOp("update", object(), "policy:*coupons")]
+def _ops() -> list[TxOp]:
+    return [TxOp("check", object(), "campaign:c"), TxOp("update", object(), "policy:*coupons")]
 
 
 def test_commit_resends_the_transaction_when_it_was_cancelled_only_by_a_conflict(monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(txn, "_write", _writer([_cancelled("None", "TransactionConflict")] * 2, calls))
-    monkeypatch.setattr(txn.time, "sleep", lambda s: None)
-    txn.commit(_ops())
+    monkeypatch.setattr(dynamo, "_write", _writer([_cancelled("None", "TransactionConflict")] * 2, calls))
+    monkeypatch.setattr(dynamo.time, "sleep", lambda s: None)
+    dynamo.commit(_ops())
     assert calls == [2, 2, 2]
 
 
 def test_commit_raises_for_the_callers_retry_when_the_conflict_persists(monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(txn, "_write", _writer([_cancelled("TransactionConflict")] * 10, calls))
-    monkeypatch.setattr(txn.time, "sleep", lambda s: None)
+    monkeypatch.setattr(dynamo, "_write", _writer([_cancelled("TransactionConflict")] * 10, calls))
+    monkeypatch.setattr(dynamo.time, "sleep", lambda s: None)
     with pytest.raises(TransactWriteError):
-        txn.commit(_ops())
-    assert len(calls) == txn.CONFLICT_RETRIES + 1
+        dynamo.commit(_ops())
+    assert len(calls) == dynamo.CONFLICT_RETRIES + 1
 
 
 def test_commit_names_the_failed_conditions_when_a_condition_did_not_hold(monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(txn, "_write", _writer([_cancelled("None", "ConditionalCheckFailed")], calls))
+    monkeypatch.setattr(dynamo, "_write", _writer([_cancelled("None", "ConditionalCheckFailed")], calls))
     with pytest.raises(TxCancelled) as raised:
-        txn.commit(_ops())
+        dynamo.commit(_ops())
     assert raised.value.failed == ["policy:*coupons"] and calls == [2]
