@@ -19,6 +19,13 @@ from typing import Any
 
 import moto
 import pytest
+from hypothesis import settings
+
+# `make test` and mutation testing explore the same examples every run (a verdict must not depend on luck);
+# `make fuzz` sets MKT_HYPOTHESIS_PROFILE=fuzz for fresh random examples each run.
+settings.register_profile("derandomized", derandomize=True, database=None, deadline=None)
+settings.register_profile("fuzz", derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("MKT_HYPOTHESIS_PROFILE", "derandomized"))
 
 
 @pytest.fixture(scope="session")
