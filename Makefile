@@ -4,14 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo serve package bench lint typecheck fuzz soak faults clean
+.PHONY: venv test demo serve package bench lint typecheck fuzz soak faults mutate clean
 
 # pip stays below 26.3: chalice 1.34 declares pip<26.3 and would otherwise downgrade it during the install.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip<26.3" 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import chalice, pynamodb, moto, aws_lambda_powertools, hypothesis, cfnlint, schemathesis"
+	$(PY) -c "import chalice, pynamodb, moto, aws_lambda_powertools, hypothesis, cfnlint, schemathesis, mutmut"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -41,12 +41,18 @@ faults: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m infra.local.soak
 
-# Schemathesis, the rule and the ingestion generators with FUZZ_SCALE times the examples of `make test`
-# (random seeds each run; `make test` runs them derandomized).
+# Schemathesis, the rule and the ingestion generators with FUZZ_SCALE times the examples of `make test`, and the
+# unit property tests (random seeds each run; `make test` runs them all derandomized).
 FUZZ_SCALE ?= 5
 fuzz: $(STAMP)
-	MKT_FUZZ_SCALE=$(FUZZ_SCALE) $(PY) -m pytest -q -s -p no:cacheprovider tests/hardening/test_fuzz_api.py \
-		tests/hardening/test_rule_fuzz.py tests/hardening/test_ingest_fuzz.py
+	MKT_FUZZ_SCALE=$(FUZZ_SCALE) MKT_HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -s -p no:cacheprovider \
+		tests/hardening/test_fuzz_api.py tests/hardening/test_rule_fuzz.py tests/hardening/test_ingest_fuzz.py tests/unit
+
+# Mutation testing of the pure domain (infra/mutation.py): every mutant, module by module, against tests/unit/.
+# `infra.mutation --sample N` runs a fixed sample of N mutants per module and fails below a 90 % kill rate.
+# MUTATE_ARGS="--module chalicelib/reports/stats.py" for one module, "--rerun" to retry only the survivors.
+mutate: $(STAMP)
+	$(PY) -m infra.mutation --work build/mutation $(MUTATE_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
