@@ -49,3 +49,35 @@ def test_lift_without_holdout_says_so() -> None:
 
 def test_rate_is_none_without_a_denominator() -> None:
     assert rate(1, 0) is None and rate(1, 3) == 0.333333
+
+
+def test_lift_reports_both_arms_counts_and_rates() -> None:
+    got = lift(300, 100, 300, 50)
+    assert (got.treated_n, got.treated_conversions, got.treated_rate) == (300, 100, 0.333333)
+    assert (got.control_n, got.control_conversions, got.control_rate) == (300, 50, 0.166667)
+    assert (got.difference, got.relative) == (0.166667, 1.0)  # rounded to 6 places
+
+
+def test_lift_is_computed_at_exactly_the_minimum_sample() -> None:
+    assert lift(30, 5, 30, 5).status == "ok"
+    assert lift(30, 5, 31, 5).ci_low is not None
+
+
+def test_lift_names_every_shortfall_and_an_empty_arm() -> None:
+    assert lift(29, 4, 100, 10).reason == "fewer than 30 customers in an arm; fewer than 5 conversions in an arm"
+    assert lift(500, 50, 0, 0).reason == "the campaign held no customer out"
+    empty = lift(0, 0, 100, 10)
+    assert (empty.status, empty.treated_rate, empty.difference) == ("insufficient", None, None)
+    bare = lift(0, 0, 100, 10, min_arm=0, min_conversions=0)
+    assert (bare.status, bare.reason) == ("insufficient", "an arm is empty")
+
+
+def test_identical_arms_with_no_spread_are_not_significant() -> None:
+    # Everyone converted in both arms: the interval is the single point 0, which is no evidence of a lift.
+    got = lift(100, 100, 100, 100)
+    assert (got.status, got.ci_low, got.ci_high, got.significant) == ("ok", 0.0, 0.0, False)
+    assert lift(100, 0, 100, 0, min_conversions=0).significant is False
+
+
+def test_rate_of_a_single_customer_is_exact() -> None:
+    assert rate(1, 1) == 1.0 and rate(0, 1) == 0.0
