@@ -1,6 +1,6 @@
 """Mutation testing of the pure domain with mutmut: every mutant (`make mutate`) or a fixed sample (`make test`).
 
-mutmut runs in a scratch copy (chalicelib/ and tests/unit/ only, so the tree being edited is never touched) and
+mutmut runs in a scratch copy (chalicelib/ and tests/, so the tree being edited is never touched) and
 tests each mutant against tests/unit/. The sample is the same for the same source: per module, the mutants whose
 names hash lowest. Equivalent mutants are excluded with mutmut's own `# pragma: no mutate` plus a reason; the
 table counts what those pragmas hide by generating the module's mutants once without them.
@@ -110,15 +110,12 @@ def sample(modules: list[str], per_module: int) -> list[str]:
 
 
 def prepare(work: Path, modules: list[str], tests: list[str]) -> None:
-    """A scratch project for mutmut: the package, the unit tests, and a pyproject naming what to mutate."""
+    """A scratch project for mutmut: the package, the tests (tests/unit/ runs) and a pyproject naming the modules."""
     work.mkdir(parents=True, exist_ok=True)
     for part in ("chalicelib", "tests"):
         shutil.rmtree(work / part, ignore_errors=True)
     shutil.copytree(ROOT / "chalicelib", work / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    (work / "tests").mkdir()
-    for name in ("__init__.py", "conftest.py"):
-        shutil.copy2(ROOT / "tests" / name, work / "tests" / name)
-    shutil.copytree(ROOT / "tests" / "unit", work / "tests" / "unit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     for extra in tests:  # a test file from elsewhere (the gate's own check hands it a weak one)
         if not extra.startswith("tests/unit/"):
             target = work / "tests" / "unit" / Path(extra).name
