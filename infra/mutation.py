@@ -183,6 +183,7 @@ def report(table: list[Score], show_survivors: bool) -> None:
 def measure(work: Path, modules: list[str], tests: list[str], per_module: int | None, rerun: bool,
             children: int) -> list[Score] | None:
     """One mutmut run over `modules` in `work`: every mutant, a fixed sample, or the ones not killed last time."""
+    rerun = rerun and all((work / "mutants" / f"{m}.meta").exists() for m in modules)  # else: a first full run
     if not rerun:
         shutil.rmtree(work / "mutants", ignore_errors=True)
     names = [n for s in scores(work, modules) for n in s.survivors] if rerun else []
