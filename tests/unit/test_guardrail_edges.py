@@ -64,6 +64,10 @@ def test_limits_are_the_merchant_settings_field_by_field_when_the_campaign_overr
         monthly_item=800, audience_per_day=2, audience_per_month=9)
 
 
+def test_the_risk_rule_is_the_merchants_when_it_is_on():
+    assert limits_of(MerchantSettings(), None).risk == RiskRule(True, 5, 30)
+
+
 def test_each_campaign_override_replaces_its_setting_and_a_null_override_keeps_the_setting():
     overrides = {"daily_messages_per_customer": 1, "coupon_message_cooldown_days": 9,
                  "weekly_store_coupons_per_customer": 0, "weekly_item_coupons_per_customer": None}
