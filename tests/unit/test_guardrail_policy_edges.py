@@ -237,3 +237,12 @@ def test_explain_uses_the_campaigns_merchant_for_the_grant_and_the_limits():
     assert kinds.calls and all(m == "m2" for m, _ in kinds.calls)
     with pytest.raises(KeyError):
         _policy().explain(_ctx(_campaign(), merchant_id="m3"), ["a"], [Recipient("a")])
+
+
+def test_a_birthday_run_of_an_audience_campaign_counts_no_audience_send(ops):
+    ctx = _ctx(_campaign(), run_kind="birthday")
+    shared = [op[0] for key, op in _policy().decide(ctx, [Recipient("a")]).writes if key == SHARED]
+    assert shared == ["coupons_op"]
+    store = FakeStore({slot_key("m1", "aud1", "20261031"): {"run": "run0"}})
+    assert _policy(store).explain(ctx, [COUPONS_TAG], [Recipient("a")]) == {}
+    assert store.reads == [[coupons_key("m1", "2026-11")]]
