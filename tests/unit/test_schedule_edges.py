@@ -14,6 +14,8 @@ from chalicelib.campaigns.schedule import (
     Frequency,
     OnceSchedule,
     RecurringSchedule,
+    first_occurrence,
+    local_to_utc,
     next_occurrence,
     next_period_start,
     occurrences_between,
@@ -176,3 +178,25 @@ def test_a_triggered_due_time_needs_an_aware_event_instant():
     with pytest.raises(ValueError) as caught:
         triggered_due_at(TriggeredSchedule(TriggerEvent.PURCHASE, 1), SH, NAIVE)
     assert str(caught.value) == "event_at: must be a timezone-aware instant"
+
+
+def test_a_wall_time_in_a_spring_forward_gap_is_the_first_instant_after_the_gap_to_the_second():
+    ny = ZoneInfo("America/New_York")
+    for minute in (1, 15, 30, 59):
+        assert local_to_utc(date(2026, 3, 8), time(2, minute), ny) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert local_to_utc(date(2026, 3, 8), time(3, 0), ny) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+
+
+def test_instants_come_back_in_utc_whatever_the_servers_zone(server_zone):
+    ny = ZoneInfo("America/New_York")
+    for got in (local_to_utc(date(2026, 3, 8), time(2, 1), ny), local_to_utc(date(2026, 3, 9), time(9, 0), ny),
+                first_occurrence(OnceSchedule(), SH, datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo(SH))),
+                next_occurrence(daily(), SH, datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo(SH)), T0)):
+        assert got is not None and got.tzinfo is UTC, got
+    assert local_to_utc(date(2026, 3, 8), time(2, 1), ny) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("wall", [time(9, 0, tzinfo=UTC), "09:00", time(9, 0, 0, 5)])
+def test_a_time_of_day_is_a_naive_wall_time_in_whole_minutes(wall):
+    with pytest.raises(ValueError, match="time_of_day: must be a local HH:MM time without seconds or offset"):
+        daily(wall)
