@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy chalicelib app.py infra
+	$(PY) -m mypy chalicelib app.py infra devtools
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests
 
 demo: $(STAMP)
@@ -58,7 +58,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy chalicelib app.py infra
+	$(PY) -m mypy chalicelib app.py infra devtools
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

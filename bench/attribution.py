@@ -168,9 +168,9 @@ def main() -> int:
     counter = RequestCounter().install()
     import moto
 
-    from bench import motofast
+    from devtools import fastmoto
 
-    motofast.install()  # moto deep-copies a table per transaction item; same answers, same requests
+    fastmoto.install()  # moto deep-copies a table per transaction item; same answers, same requests
     recorder = Recorder(counter)
     try:
         with moto.mock_aws():
@@ -218,7 +218,7 @@ def main() -> int:
             final = sum(factory.stats_store().daily(m, CAMPAIGN, None, None).values(), Counts())
             wiring.reset()
     finally:
-        motofast.uninstall()
+        fastmoto.uninstall()
         counter.uninstall()
     phases = recorder.phases
     print(f"attribution bench: {RECIPIENTS:,} touches recorded, {ORDERS:,} orders through POST /v1/orders/batch "

@@ -56,14 +56,14 @@ def speed_up_moto() -> None:
     through its generic shape walker; at 100,000 items that is seconds per request. Here a table-key Query
     looks at its own partition only (pre-sorted by sort key, so moto's own sort, start-key skipping and 1 MB
     page cut run unchanged), and Query / GetItem / BatchGetItem results are dumped with json.dumps.
-    TransactWriteItems gets bench.motofast (moto deep-copies the table once per transaction item).
+    Transactions and sorting get devtools.fastmoto (moto deep-copies the table once per transaction item).
     """
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
 
-    from bench import motofast
+    from devtools import fastmoto
 
-    motofast.install()
+    fastmoto.install()
     if getattr(Table, "_bench_fast", False):
         return
     query, execute = Table.query, DynamoResult.execute_result

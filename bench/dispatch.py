@@ -113,9 +113,9 @@ def main() -> int:
     counter = RequestCounter().install()
     import moto
 
-    from bench import motofast
+    from devtools import fastmoto
 
-    motofast.install()
+    fastmoto.install()
     try:
         with moto.mock_aws():
             from chalicelib import wiring
@@ -141,7 +141,7 @@ def main() -> int:
             wiring.set_clock(system_clock)
             wiring.reset()
     finally:
-        motofast.uninstall()
+        fastmoto.uninstall()
         counter.uninstall()
     guards = "every guardrail on" if GUARDRAILS else "guardrails off (allow-all)"
     print(f"dispatch bench: {RECIPIENTS:,} recipients, wallet channel, 1 coupon each, {guards}, in-process moto")

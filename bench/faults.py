@@ -437,9 +437,9 @@ def main() -> int:
     injector = FaultInjector(plan).install()
     import moto
 
-    from bench import motofast
+    from devtools import fastmoto
 
-    motofast.install()
+    fastmoto.install()
     try:
         with moto.mock_aws():
             import app as handlers
@@ -456,7 +456,7 @@ def main() -> int:
             result = scenario.run()
             result.surfaced = Counter(injector.stats.surfaced)
     finally:
-        motofast.uninstall()
+        fastmoto.uninstall()
         injector.uninstall()
     print(report(result, plan))
     return 0 if result.ok else 1

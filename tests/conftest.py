@@ -31,13 +31,11 @@ settings.load_profile(os.environ.get("MKT_HYPOTHESIS_PROFILE", "derandomized"))
 @pytest.fixture(scope="session")
 def aws() -> Iterator[None]:
     """One in-process moto world; tables and queues created once, tests isolate by merchant."""
-    # One moto world serves the whole session, so tables grow; moto's TransactWriteItems deep-copies the table
-    # per item (O(table)), which made later tests crawl. bench.motofast keeps DynamoDB's semantics without it.
-    # moto also sorts a whole table on every Query with slow comparisons; motosort gives the same order cheaply.
-    from bench import motofast
-    from infra.local import motosort
-    motofast.install()
-    motosort.install()
+    # One moto world serves the whole session, so tables grow; moto's TransactWriteItems deep-copies each table
+    # per item (O(table)) and every Query sorts the whole table with slow comparisons, which made later tests
+    # crawl. devtools.fastmoto answers as stock moto does without either (test_fastmoto_differential.py).
+    from devtools import fastmoto
+    fastmoto.install()
     with moto.mock_aws():
         from chalicelib import wiring
         wiring.reset()

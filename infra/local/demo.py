@@ -108,14 +108,11 @@ def run() -> int:
 
 
 def main() -> int:
-    # moto's TransactWriteItems deep-copies each table per item (O(items × table)) and every Query sorts the whole
-    # table with slow comparisons (each tick reads one due-index bucket per simulated minute); both replacements
-    # keep moto's answers. They patch moto only: every product code path stays the one Lambda runs.
-    from bench import motofast
-    from infra.local import motosort
+    # The moto the tests run (devtools.fastmoto: stock moto's answers, without its per-item table copies and
+    # whole-table sorts). It patches moto only: every product code path stays the one Lambda runs.
+    from devtools import fastmoto
 
-    motofast.install()
-    motosort.install()
+    fastmoto.install()
     with moto.mock_aws():
         return run()
 

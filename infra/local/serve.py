@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
+    from devtools import fastmoto
+
+    fastmoto.install()  # the server runs in this process: the same moto semantics as the tests
     moto_server = ThreadedMotoServer(ip_address=HOST, port=args.moto_port, verbose=False)
     moto_server.start()
 

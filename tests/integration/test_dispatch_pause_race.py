@@ -3,11 +3,9 @@ as sent: after resume every recipient gets exactly one coupon."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from chalicelib import wiring
 from chalicelib.core.dynamo import commit
@@ -22,15 +20,6 @@ from chalicelib.dispatch.store import RunStore
 from tests.support.dispatch import make_coupon, wallet_counts
 
 NOW = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def fast_transactions() -> Iterator[None]:
-    from bench import motofast
-
-    motofast.install()
-    yield
-    motofast.uninstall()
 
 
 def test_a_chunk_parked_by_a_racing_pause_records_nobody_as_sent_when_resumed_later(api, merchant):

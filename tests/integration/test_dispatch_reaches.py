@@ -3,7 +3,6 @@ orders on the activity stream redeem campaign coupons and are attributed to the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,15 +27,6 @@ from tests.support.dispatch import (
 )
 
 NOW = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def fast_transactions() -> Iterator[None]:
-    from bench import motofast
-
-    motofast.install()
-    yield
-    motofast.uninstall()
 
 
 class Crash(Exception):

@@ -54,10 +54,8 @@ def members(api: Any, token: str, audience_id: str) -> set[str]:
 def world(api: Any) -> Iterator[dict[str, Any]]:
     """One merchant, 30 customers (10 with an order), one campaign per target kind, all sent in one tick."""
     import app as handlers
-    from bench import motofast
     from infra.local.runtime import LocalRuntime
 
-    motofast.install()
     channel = RecordingChannel()
     factory.channel_overrides["webhook"] = channel
     m, issued = wiring.tenancy_service().create_merchant("Targets Store")
@@ -105,7 +103,6 @@ def world(api: Any) -> Iterator[dict[str, Any]]:
                              "list": listed["audience_id"]}}
     finally:
         factory.channel_overrides.pop("webhook", None)
-        motofast.uninstall()
         from chalicelib.core.clock import system_clock
 
         wiring.set_clock(system_clock)
@@ -195,17 +192,8 @@ def channel() -> Iterator[RecordingChannel]:
     factory.channel_overrides.pop("webhook", None)
 
 
-@pytest.fixture
-def fast_transactions() -> Iterator[None]:
-    from bench import motofast
-
-    motofast.install()
-    yield
-    motofast.uninstall()
-
-
 def test_recipients_past_the_per_send_cap_are_suppressed_when_the_target_is_larger(api, merchant, clock, runtime,
-                                                                                   channel, fast_transactions):
+                                                                                   channel):
     relax_guardrails(api, merchant.token, max_recipients_per_send=25)
     ids = [f"q{i:03d}" for i in range(70)]
     seed_customers(api, merchant, ids)
@@ -227,7 +215,7 @@ def test_recipients_past_the_per_send_cap_are_suppressed_when_the_target_is_larg
 
 
 def test_a_plan_segment_out_of_time_continues_itself_when_its_budget_runs_low(api, merchant, clock, runtime, channel,
-                                                                            fast_transactions, monkeypatch):
+                                                                            monkeypatch):
     relax_guardrails(api, merchant.token)
     ids = [f"t{i:03d}" for i in range(120)]
     seed_customers(api, merchant, ids)
@@ -269,8 +257,7 @@ def test_a_plan_segment_out_of_time_continues_itself_when_its_budget_runs_low(ap
     assert run["status"] == "complete" and run["progress"]["targeted"] == 120
 
 
-def test_a_short_customer_list_is_planned_by_one_segment_into_whole_chunks(api, merchant, clock, runtime, channel,
-                                                                           fast_transactions):
+def test_a_short_customer_list_is_planned_by_one_segment_into_whole_chunks(api, merchant, clock, runtime, channel):
     relax_guardrails(api, merchant.token)
     ids = [f"s{i:03d}" for i in range(40)]
     seed_customers(api, merchant, ids)

@@ -36,9 +36,6 @@ def atomic_moto() -> Iterator[None]:
     """moto's in-process DynamoDB backend is not thread-safe; DynamoDB answers each request atomically. In this
     test only, every item-level method of the backend runs under one lock (reads too: moto writes a transaction
     item by item, and a concurrent read must not see half of one), which models that per-request atomicity."""
-    from bench import motofast
-
-    motofast.install()
     lock = threading.RLock()
     names = ("transact_write_items", "update_item", "put_item", "delete_item", "batch_write_item", "get_item",
              "batch_get_item", "query", "scan")
@@ -56,7 +53,6 @@ def atomic_moto() -> Iterator[None]:
     yield
     for name, method in originals.items():
         setattr(DynamoDBBackend, name, method)
-    motofast.uninstall()
 
 
 @pytest.fixture

@@ -1,13 +1,9 @@
-"""moto sorts a whole table on every Query and Scan, comparing DynamoType objects (each comparison re-casts both
-values); the local demo sorts on the cast values once per item instead — the same order, a fraction of the time."""
+"""moto sorts a whole table on every Query and Scan comparing DynamoType objects (each comparison re-casts both
+values); this sorts on the cast values once per item instead: the same order, a fraction of the time."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from moto.dynamodb.models.table import Table
-
-_original = Table.all_items
 
 
 def _sort_key(item: Any) -> Any:
@@ -18,6 +14,7 @@ def _sort_key(item: Any) -> Any:
 
 
 def all_items(self: Any) -> list[Any]:
+    """moto's Table.all_items: every item, sorted by (hash, range) key."""
     items: list[Any] = []
     for hash_set in self.items.values():
         if self.range_key_attr:
@@ -25,11 +22,3 @@ def all_items(self: Any) -> list[Any]:
         else:
             items.append(hash_set)
     return sorted(items, key=_sort_key)
-
-
-def install() -> None:
-    Table.all_items = all_items  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    Table.all_items = _original  # type: ignore[method-assign]
