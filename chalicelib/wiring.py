@@ -16,6 +16,7 @@ from chalicelib.audiences.service import AudienceService
 from chalicelib.audiences.store import MedianCache, MemberStore, iter_segment_after
 from chalicelib.campaigns.service import CampaignService
 from chalicelib.channels.base import Channel
+from chalicelib.channels.breaker import Breaker
 from chalicelib.channels.inbox import InboxChannel
 from chalicelib.channels.inbox_store import InboxStore
 from chalicelib.channels.mail import EmailChannel
@@ -27,6 +28,7 @@ from chalicelib.contents.service import ContentService
 from chalicelib.core.clock import Clock, system_clock
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import DefinitionRepo, reset_connection
+from chalicelib.core.egress import PUBLIC, EgressPolicy
 from chalicelib.core.errors import Invalid
 from chalicelib.coupons.hook import RedemptionHook
 from chalicelib.coupons.service import WalletService
@@ -41,6 +43,7 @@ from chalicelib.tenancy.model import MerchantSettings
 from chalicelib.tenancy.service import TenancyService
 
 _clock: Clock = system_clock
+_egress: EgressPolicy = PUBLIC
 
 
 def now() -> datetime:
@@ -57,6 +60,18 @@ def set_clock(new_clock: Clock) -> None:
     """Swap the clock (tests and the local runtime's simulated time)."""
     global _clock
     _clock = new_clock
+
+
+def egress_policy() -> EgressPolicy:
+    """Where outbound calls (webhooks) may go: public addresses only, unless a test wired an allow-list."""
+    return _egress
+
+
+def set_egress_policy(policy: EgressPolicy) -> None:
+    """Test-only escape (tests and the local demo post to a loopback receiver); nothing an API call reaches."""
+    global _egress
+    _egress = policy
+    channel_for.cache_clear()
 
 
 @cache
@@ -187,7 +202,8 @@ def channel_for(name: str) -> Channel:
                                       lambda m: merchant_settings(m).guardrails.inbox_messages_per_day, clock()),
         "sms": lambda: SmsChannel(client("sns"), merchant_settings),
         "email": lambda: EmailChannel(client("ses"), merchant_settings),
-        "webhook": lambda: WebhookChannel(merchant_settings, clock()),
+        "webhook": lambda: WebhookChannel(merchant_settings, clock(), breaker=Breaker(repo("BREAKER"), "webhook"),
+                                          policy=egress_policy()),
         "staff_task": lambda: StaffTaskChannel(staff_service()),
     }
     if name not in builders:

@@ -118,3 +118,14 @@ def allow_all(aws: None) -> Iterator[None]:
     yield
     factory.policy_override.clear()
     factory.reset()
+
+
+@pytest.fixture
+def loopback_webhooks(aws: None) -> Iterator[None]:
+    """The test-only egress escape: webhooks may reach receivers on 127.0.0.1 (wired here, never by the API)."""
+    from chalicelib import wiring
+    from chalicelib.core.egress import PUBLIC, EgressPolicy
+
+    wiring.set_egress_policy(EgressPolicy.allowing("127.0.0.1/32"))
+    yield
+    wiring.set_egress_policy(PUBLIC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.coupons.model import CouponInstance
@@ -82,12 +83,17 @@ class Message:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One recipient's result: ok, or a failure with a machine reason (no_consent, opted_out, http_500, ...)."""
+    """One recipient's result: ok, or a failure with a reason code (no_consent, opted_out, webhook_failed, ...).
+
+    `retry_at` set: nothing was sent and the provider asks us to wait (a breaker, a throttle): the recipient
+    stays pending and is handed over again then; `reason` is what it fails with if it never goes.
+    """
 
     customer_id: str
     ok: bool
     reason: str | None = None
     provider_id: str | None = None
+    retry_at: datetime | None = None
 
 
 class Channel(Protocol):

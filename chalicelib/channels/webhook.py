@@ -6,33 +6,32 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import datetime
 
 from chalicelib.channels.base import NO_CONSENT, Message, Outcome, Recipient
+from chalicelib.channels.breaker import Breaker
+from chalicelib.channels.pinned_http import Answer, post
 from chalicelib.core.clock import Clock, to_iso
+from chalicelib.core.egress import PUBLIC, EgressPolicy, Refused, Target, check_url
 from chalicelib.tenancy.model import MerchantSettings
 
 log = logging.getLogger(__name__)
 BACKOFF_SECONDS: tuple[float, ...] = (0.2, 0.4, 0.8)
+DEADLINE_SECONDS = 5.0  # one POST, resolution to status line
+BUDGET_SECONDS = 10.0  # every attempt of one POST together: a dispatch batch of 5 chunks × 2 POSTs ≤ 120 s
+MIN_ATTEMPT_SECONDS = 0.5
 CHUNK = 100
 RETRYABLE = frozenset({408, 429})
+WEBHOOK_FAILED = "webhook_failed"  # the only failure reason a tenant sees for a delivery that was attempted
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """`sha256=<hex>` over "<timestamp>.<body>"."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect would turn the POST into a GET; treat it as the failure it is."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def payload(merchant_id: str, sent_at: str, batch: Sequence[tuple[Recipient, Message]]) -> bytes:
@@ -48,9 +47,9 @@ def payload(merchant_id: str, sent_at: str, batch: Sequence[tuple[Recipient, Mes
 
 
 class WebhookChannel:
-    """Bounded in-process retries; `sleep` is injectable so tests do not wait.
+    """One signed POST per merchant per send of up to 100 recipients; bounded retries inside a total budget.
 
-    Payload (JSON, UTF-8), one POST per merchant per send of up to 100 recipients:
+    Payload (JSON, UTF-8):
 
         {"type": "marketing.deliveries", "version": 1, "merchant_id": "m_…", "sent_at": "2026-11-23T04:00:00Z",
          "deliveries": [{"delivery_key": "…", "campaign_id": "…", "run_id": "…",
@@ -59,21 +58,34 @@ class WebhookChannel:
                          "coupons": [{"instance_id", "coupon_id", "name", "value_text", "claim_link"}]}]}
 
     Headers: `X-Timestamp` (unix seconds), `X-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed
-    with the merchant's webhook_secret>`, `X-Delivery-Id` (stable across retries: deduplicate on it). Any 2xx
-    is success; 408, 429, 5xx and network errors are retried (0.2 s, 0.4 s, 0.8 s), other answers fail at once.
+    with the merchant's webhook_secret>`, `X-Delivery-Id` (stable across retries: deduplicate on it).
+
+    Outbound safety (docs/channels.md): the URL must be public HTTPS without userinfo; the name is resolved at
+    send time, every address it resolves to must be public, and the POST goes to exactly the checked address
+    (SNI and Host keep the name: no DNS rebinding); redirects are failures. Each POST has a total deadline
+    (`deadline`, connect to status line) and a send's retries share `budget` seconds, so one merchant's slow
+    endpoint holds a dispatch batch for at most `budget` per POST. Any 2xx is success; 408, 429, 5xx, timeouts
+    and network errors are retried (0.2 s, 0.4 s, 0.8 s) and then open the merchant's breaker: its recipients
+    wait (pending) until the back-off ends instead of failing. Other answers fail at once. The tenant sees one
+    reason, `webhook_failed`; status codes, addresses and errors go only to our logs.
     """
 
     name = "webhook"
 
     def __init__(self, settings_of: Callable[[str], MerchantSettings], clock: Clock, *,
+                 breaker: Breaker | None = None, policy: EgressPolicy = PUBLIC,
                  sleep: Callable[[float], None] = time.sleep, backoff: Sequence[float] = BACKOFF_SECONDS,
-                 timeout: float = 5.0) -> None:
+                 deadline: float = DEADLINE_SECONDS, budget: float = BUDGET_SECONDS,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._settings = settings_of
         self._clock = clock
+        self._breaker = breaker
+        self._policy = policy
         self._sleep = sleep
         self._backoff = tuple(backoff)
-        self._timeout = timeout
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._deadline = deadline
+        self._budget = budget
+        self._tls = tls
         self.attempts = 0  # requests made by the last send (observability and tests)
 
     def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
@@ -86,48 +98,88 @@ class WebhookChannel:
             else:
                 results[index] = Outcome(recipient.customer_id, False, NO_CONSENT)
         for merchant_id, indexes in groups.items():
-            settings = self._settings(merchant_id)
-            for start in range(0, len(indexes), CHUNK):
-                chunk = indexes[start:start + CHUNK]
-                ok, reason, delivery_id = self._post(merchant_id, settings, [batch[i] for i in chunk])
-                for i in chunk:
-                    results[i] = Outcome(batch[i][0].customer_id, ok, reason, delivery_id if ok else None)
+            for i, outcome in zip(indexes, self._send_merchant(merchant_id, [batch[i] for i in indexes]),
+                                  strict=True):
+                results[i] = outcome
         return [results[i] for i in range(len(batch))]
 
-    def _post(self, merchant_id: str, settings: MerchantSettings, chunk: list[tuple[Recipient, Message]]
-              ) -> tuple[bool, str | None, str | None]:
+    def _send_merchant(self, merchant_id: str, items: list[tuple[Recipient, Message]]) -> list[Outcome]:
+        settings = self._settings(merchant_id)
+
+        def every(reason: str, retry_at: datetime | None = None) -> list[Outcome]:
+            return [Outcome(r.customer_id, False, reason, retry_at=retry_at) for r, _ in items]
+
         if not settings.webhook_url:
-            return False, "no_webhook_url", None
+            return every("no_webhook_url")
         if not settings.webhook_secret:
-            return False, "no_webhook_secret", None
+            return every("no_webhook_secret")
+        try:
+            target = check_url(settings.webhook_url, self._policy)
+        except Refused as exc:
+            log.warning("webhook url refused", extra={"merchant_id": merchant_id, "detail": str(exc)})
+            return every(WEBHOOK_FAILED)
+        now = self._clock()
+        state = self._breaker.state(merchant_id) if self._breaker else None
+        until = self._breaker.open_until(state, now) if self._breaker and state else None
+        if until is not None:
+            return every(WEBHOOK_FAILED, until)
+        out: list[Outcome] = []
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start:start + CHUNK]
+            if until is not None:  # the endpoint failed earlier in this send: the rest waits with it
+                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED, retry_at=until) for r, _ in chunk]
+                continue
+            verdict, delivery_id = self._post(merchant_id, settings, target, chunk)
+            if verdict == "ok":
+                out += [Outcome(r.customer_id, True, None, delivery_id) for r, _ in chunk]
+            elif verdict == "transient" and self._breaker is not None and state is not None:
+                until = self._breaker.failed(merchant_id, state, self._clock())
+                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED, retry_at=until) for r, _ in chunk]
+            else:
+                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED) for r, _ in chunk]
+        if self._breaker is not None and state is not None and until is None:
+            self._breaker.succeeded(merchant_id, state, self._clock())
+        return out
+
+    def _post(self, merchant_id: str, settings: MerchantSettings, target: Target,
+              chunk: list[tuple[Recipient, Message]]) -> tuple[str, str]:
+        """("ok" | "transient" | "permanent", delivery id) after the retries the budget allows."""
+        started = time.monotonic()
+        secret = settings.webhook_secret or ""
         body = payload(merchant_id, to_iso(self._clock()), chunk)
         delivery_id = hashlib.sha256("\n".join(m.delivery_key for _, m in chunk).encode()).hexdigest()[:32]
-        reason = "unreachable"
+        verdict, answer = "transient", None
         for attempt in range(len(self._backoff) + 1):
             if attempt:
-                self._sleep(self._backoff[attempt - 1])
-            self.attempts += 1
-            status = self._attempt(settings.webhook_url, settings.webhook_secret, body, delivery_id)
-            if status is not None and 200 <= status < 300:
-                return True, None, delivery_id
-            reason = f"http_{status}" if status is not None else "unreachable"
-            if status is not None and status < 500 and status not in RETRYABLE:
+                pause = self._backoff[attempt - 1]
+                if self._budget - (time.monotonic() - started) < pause + MIN_ATTEMPT_SECONDS:
+                    break
+                self._sleep(pause)
+            left = self._budget - (time.monotonic() - started)
+            if left < MIN_ATTEMPT_SECONDS:
                 break
-        log.warning("webhook delivery failed", extra={"merchant_id": merchant_id, "reason": reason,
-                                                      "attempts": attempt + 1, "delivery_id": delivery_id})
-        return False, reason, None
+            self.attempts += 1
+            timestamp = str(int(self._clock().timestamp()))
+            headers = {"Content-Type": "application/json; charset=utf-8",
+                       "User-Agent": "precision-marketing-webhook/1", "X-Timestamp": timestamp,
+                       "X-Signature": sign(secret, timestamp, body), "X-Delivery-Id": delivery_id}
+            answer = post(target, body, headers, min(self._deadline, left), policy=self._policy, context=self._tls)
+            verdict = _verdict(answer)
+            if verdict != "transient":
+                break
+        if verdict != "ok":
+            log.warning("webhook delivery failed", extra={
+                "merchant_id": merchant_id, "delivery_id": delivery_id, "verdict": verdict,
+                "attempts": self.attempts, "status": answer.status if answer else None,
+                "error": answer.error if answer else "no time left", "address": answer.address if answer else None})
+        return verdict, delivery_id
 
-    def _attempt(self, url: str, secret: str, body: bytes, delivery_id: str) -> int | None:
-        """The HTTP status of one POST, or None when the endpoint could not be reached in time."""
-        timestamp = str(int(self._clock().timestamp()))
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json; charset=utf-8", "User-Agent": "precision-marketing-webhook/1",
-            "X-Timestamp": timestamp, "X-Signature": sign(secret, timestamp, body), "X-Delivery-Id": delivery_id})
-        try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status: int = response.status
-                return status
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except (urllib.error.URLError, TimeoutError, OSError):
-            return None
+
+def _verdict(answer: Answer) -> str:
+    if answer.status is not None and 200 <= answer.status < 300:
+        return "ok"
+    if answer.error is not None and answer.error.startswith("refused"):
+        return "permanent"  # the name resolved to a non-public address: no retry reaches it
+    if answer.status is None or answer.status >= 500 or answer.status in RETRYABLE:
+        return "transient"
+    return "permanent"

@@ -19,7 +19,7 @@ from chalicelib.coupons.model import CouponTerms
 from chalicelib.coupons.policy import value_text
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.customers.store import CustomerStore
-from chalicelib.dispatch.model import Recipient, delivery_key
+from chalicelib.dispatch.model import Later, Recipient, delivery_key
 from chalicelib.dispatch.snapshot import SENDABLE, CampaignView
 from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.tenancy.model import MerchantSettings
@@ -110,11 +110,11 @@ class ChannelAdapter:
         return faces
 
     def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
-             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | None]:
+             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | Later | None]:
         faces = self._coupon_faces(merchant_id, campaign)
         settings = self._settings_of(merchant_id) if self._settings_of else None
         content_id = (campaign.data.get("action") or {}).get("content_id")
-        outcomes: dict[str, str | None] = {}
+        outcomes: dict[str, str | Later | None] = {}
         batch = []
         for r in recipients:
             coupon_ids = [g.coupon_id for g in campaign.coupons for _ in range(g.quantity)]
@@ -143,6 +143,7 @@ class ChannelAdapter:
             batch.append((to, Message(campaign.campaign_id, run_id, delivery_key(run_id, r.customer_id), text,
                                       subject=subject, coupons=carried, links=links, attachments=attachments)))
         if batch:
-            outcomes.update({o.customer_id: (None if o.ok else o.reason or "failed")
+            outcomes.update({o.customer_id: (None if o.ok else Later(o.retry_at, o.reason or "failed")
+                                             if o.retry_at is not None else o.reason or "failed")
                              for o in self._channel.send(batch)})
         return outcomes

@@ -13,11 +13,14 @@ from chalicelib.core.tx import TxCancelled, join_update
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.dispatch.model import (
     LEASE_SECONDS,
+    RETRY_GIVE_UP,
+    RETRYING,
     Chunk,
     ChunkState,
     DueKind,
     Entry,
     IssueFailed,
+    Later,
     Outcome,
     Recipient,
     Run,
@@ -123,6 +126,9 @@ class DeliverService:
         resend: list[Recipient] = []
         for r in chunk.open_recipients():
             entry = chunk.ledger.get(r.customer_id)
+            if entry is not None and entry.outcome is Outcome.RETRY:
+                resend.append(r)  # known not sent: handed over again whatever the channel (see _hand_over)
+                continue
             if entry is not None and entry.outcome is Outcome.HANDING:
                 if channel is not None and channel.idempotent:
                     resend.append(r)  # the same delivery key again: the channel cannot reach them twice
@@ -163,8 +169,8 @@ class DeliverService:
                 break
         else:
             raise RuntimeError("delivery did not settle")
-        handing = [r for r in chunk.recipients
-                   if (e := chunk.ledger.get(r.customer_id)) is not None and e.outcome is Outcome.HANDING]
+        handing = [r for r in chunk.recipients if (e := chunk.ledger.get(r.customer_id)) is not None
+                   and e.outcome in (Outcome.HANDING, Outcome.RETRY)]
         return self._hand_over(chunk, run, campaign, handing, channel, owner, now)
 
     def _resolve(self, chunk: Chunk, campaign: CampaignView, ctx: PolicyContext) -> None:
@@ -299,17 +305,39 @@ class DeliverService:
 
     def _hand_over(self, chunk: Chunk, run: Run, campaign: CampaignView, recipients: list[Recipient],
                    channel: ChannelPort | None, owner: str, now: datetime) -> str:
+        stamp = to_iso(now)
+        retrying = [r for r in recipients if chunk.ledger[r.customer_id].outcome is Outcome.RETRY]
+        if retrying:  # recorded as handed over before the call, like every first hand-over
+            for r in retrying:
+                entry = chunk.ledger[r.customer_id]
+                chunk.ledger[r.customer_id] = Entry(Outcome.HANDING, RETRYING, entry.instances, entry.at)
+            self._commit([self._runs.chunk_commit_op(chunk, owner, ChunkState.READY, now, release=False)])
         if channel is not None and recipients:
             instances = {r.customer_id: chunk.ledger[r.customer_id].instances for r in recipients}
             results = channel.send(chunk.merchant_id, campaign, run.run_id, recipients, instances, now)
             for r in recipients:
-                reason = results.get(r.customer_id, "no_result")
-                chunk.ledger[r.customer_id] = Entry(Outcome.SUCCEEDED if reason is None else Outcome.FAILED, reason,
-                                                    instances[r.customer_id], to_iso(now))
-        waiting = any(e.outcome is Outcome.DEFERRED for e in chunk.ledger.values())
-        state = ChunkState.WAITING if waiting else ChunkState.DONE
-        self._commit([self._runs.chunk_commit_op(chunk, owner, state, now, release=True)])
+                result = results.get(r.customer_id, "no_result")
+                chunk.ledger[r.customer_id] = self._settled(chunk.ledger[r.customer_id], result, now) \
+                    if isinstance(result, Later) else \
+                    Entry(Outcome.SUCCEEDED if result is None else Outcome.FAILED, result, instances[r.customer_id],
+                          stamp)
+        waits = [parse_iso(e.reason) for e in chunk.ledger.values()
+                 if e.outcome in (Outcome.DEFERRED, Outcome.RETRY) and e.reason]
+        state = ChunkState.WAITING if waits else ChunkState.DONE
+        ops = [self._runs.chunk_commit_op(chunk, owner, state, now, release=True)]
+        if any(e.outcome is Outcome.RETRY for e in chunk.ledger.values()):
+            ops.append(self._due.put_op(chunk_due(chunk.merchant_id, DueKind.DEFERRED, chunk.run_id, chunk.chunk_id,
+                                                  campaign.campaign_id, min(waits)), now, only_new=False))
+        self._commit(ops)
         return state.value
+
+    @staticmethod
+    def _settled(entry: Entry, later: Later, now: datetime) -> Entry:
+        """A recipient the channel did not send to: waits until `later.at`, or fails once it waited too long."""
+        first = parse_iso(entry.at) if entry.reason == RETRYING and entry.at else now
+        if now - first >= RETRY_GIVE_UP:
+            return Entry(Outcome.FAILED, later.reason, entry.instances, to_iso(now))
+        return Entry(Outcome.RETRY, to_iso(max(later.at, now)), entry.instances, to_iso(first))
 
     def _park(self, chunk: Chunk, campaign: CampaignView, owner: str, now: datetime) -> str:
         parked = chunk_due(chunk.merchant_id, DueKind.PARKED, chunk.run_id, chunk.chunk_id, campaign.campaign_id, now)
@@ -326,8 +354,10 @@ class DeliverService:
         stamp = to_iso(now)
         for r in chunk.open_recipients():
             entry = chunk.ledger.get(r.customer_id)
-            chunk.ledger[r.customer_id] = (Entry(Outcome.FAILED, UNKNOWN_AFTER_CRASH, entry.instances, stamp)
-                                           if entry is not None and entry.outcome is Outcome.HANDING
-                                           else Entry(Outcome.CANCELLED, "cancelled", at=stamp))
+            if entry is not None and entry.outcome is Outcome.HANDING:
+                chunk.ledger[r.customer_id] = Entry(Outcome.FAILED, UNKNOWN_AFTER_CRASH, entry.instances, stamp)
+            else:  # never handed over (a retry entry is known not sent): its coupons stay where they are
+                chunk.ledger[r.customer_id] = Entry(Outcome.CANCELLED, "cancelled",
+                                                    entry.instances if entry is not None else (), stamp)
         self._commit([self._runs.chunk_commit_op(chunk, owner, ChunkState.CANCELLED, now, release=True)])
         return "cancelled"

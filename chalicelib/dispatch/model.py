@@ -24,6 +24,9 @@ RECIPIENT_CAP = 100_000  # SPEC §8: recipients per single send (merchant settin
 # The customer's contact item in the dispatch table holds both its guardrail counters and its recent touches
 # (reaches for attribution): a wallet delivery updates both in the one write its cap already costs.
 CONTACT_SK = "GUARD"
+# A recipient a channel keeps backing off (a merchant's failing webhook) waits at most this long, then fails.
+RETRY_GIVE_UP = timedelta(hours=24)
+RETRYING = "retrying"  # reason of a handing entry that was `retry` before: its `at` is when it first waited
 CONTACT_TTL_DAYS = 400  # the item (risk facts span up to a year) goes when the customer is left alone
 
 
@@ -43,6 +46,7 @@ class Outcome(StrEnum):
     SUPPRESSED = "suppressed"
     DEFERRED = "deferred"  # not final: sent later
     HANDING = "handing"  # not final: handed to an external channel, result not yet recorded
+    RETRY = "retry"  # not final: committed, not sent (the channel backed off); handed over again at `reason`
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"  # not sent: the campaign was cancelled
@@ -99,6 +103,14 @@ class Recipient:
         return Recipient(doc["c"], doc.get("n"), doc.get("p"), doc.get("e"), doc.get("s"),
                          frozenset(doc.get("ch") or ()), bool(doc.get("rf")), bool(doc.get("h")),
                          bool(doc.get("q")), bool(doc.get("t")))
+
+
+@dataclass(frozen=True)
+class Later:
+    """A channel's answer for one recipient: not sent, hand it over again at `at`; `reason` if it never goes."""
+
+    at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.core.tx import TxOp
 from chalicelib.customers.rows import CustomerRow
-from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Recipient, Run, RunStatus
+from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Later, Recipient, Run, RunStatus
 from chalicelib.dispatch.reaches import Reach
 from chalicelib.dispatch.snapshot import CampaignView
 
@@ -112,8 +112,8 @@ class ChannelPort(Protocol):
     idempotent: bool  # a resend with the same delivery key cannot reach the customer twice
 
     def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
-             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | None]:
-        """customer → None (succeeded) or a failure reason."""
+             instances: dict[str, tuple[str, ...]], now: datetime) -> Mapping[str, str | Later | None]:
+        """customer → None (succeeded), a failure reason, or Later (nothing sent: hand it over again then)."""
 
 
 class ReachSink(Protocol):

@@ -44,7 +44,7 @@ def progress(chunks: Iterable[Chunk]) -> Progress:
         for r in chunk.recipients:
             out.targeted += 1
             entry = chunk.ledger.get(r.customer_id)
-            if entry is None or entry.outcome in (Outcome.HANDING, Outcome.DEFERRED):
+            if entry is None or entry.outcome in (Outcome.HANDING, Outcome.DEFERRED, Outcome.RETRY):
                 if dead:
                     failed[f"dead_letter: {chunk.last_error or 'unknown'}"] += 1
                 else:

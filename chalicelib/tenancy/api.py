@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from chalicelib import wiring
 from chalicelib.core.auth import ADMIN_ONLY, ALL_ROLES, Role
 from chalicelib.core.clock import to_iso
+from chalicelib.core.egress import Refused, check_url
 from chalicelib.core.errors import Invalid
 from chalicelib.core.http import Reply, Request, invalid_from, route
 from chalicelib.core.idempotency import derive_id
@@ -51,6 +52,11 @@ def put_settings(req: Request) -> Reply:
         new = MerchantSettings.model_validate(body.model_dump())
     except ValidationError as exc:
         raise invalid_from(exc, "body") from exc
+    if new.webhook_url is not None:
+        try:
+            check_url(new.webhook_url, wiring.egress_policy())
+        except Refused as exc:
+            raise Invalid(f"webhook_url {exc}", field="body.webhook_url") from exc
     given = "webhook_secret" in body.model_fields_set
     settings, version = wiring.tenancy_service().put_settings(req.principal.merchant_id, new, req.if_match, given)
     return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})

@@ -105,11 +105,10 @@ class MerchantSettings(Strict):
     @field_validator("webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        local = value.startswith(("http://127.0.0.1", "http://localhost"))
-        if not (value.startswith("https://") or local) or " " in value:
-            raise ValueError("must be an https:// URL (http only on loopback for local testing)")
+        """Shape only: the address policy (public HTTPS) is checked by PUT /v1/settings and again at every send,
+        against the wired egress policy (core.egress), so stored settings always load."""
+        if value is not None and (not value.startswith(("https://", "http://")) or any(c.isspace() for c in value)):
+            raise ValueError("must be an https:// URL")
         return value
 
     @field_validator("claim_url", "unsubscribe_url")

@@ -10,7 +10,9 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chalicelib import wiring
 from chalicelib.core.config import get_config
+from chalicelib.core.egress import PUBLIC, EgressPolicy
 from infra.local.story.base import TASK_STAFF, Ctx, progress_text
 
 SECRET = "whsec_demo_0123456789abcdef"
@@ -93,6 +95,10 @@ def _sms(ctx: Ctx) -> None:
 def _webhook(ctx: Ctx) -> None:
     story = ctx.story
     receiver = Receiver()
+    # Webhooks reach public HTTPS addresses only; the demo's receiver is on loopback, so the demo wires the
+    # test-only allow-list for 127.0.0.1 (code, not a setting: no API call can widen it).
+    wiring.set_egress_policy(EgressPolicy.allowing("127.0.0.1/32"))
+    story.line("egress: webhooks go to public HTTPS addresses only; this local demo allows its loopback receiver")
     try:
         settings = ctx.api.get("/v1/settings", token=ctx.token)
         doc = {k: settings.json[k] for k in ("store_name", "timezone", "quiet_hours", "guardrails", "rfm",
@@ -126,6 +132,7 @@ def _webhook(ctx: Ctx) -> None:
                      "each target was delivered once, with its coupon, and the run counts them succeeded")
     finally:
         receiver.close()
+        wiring.set_egress_policy(PUBLIC)
 
 
 def _staff(ctx: Ctx) -> None:
