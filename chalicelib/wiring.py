@@ -8,6 +8,7 @@ from time import monotonic
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from chalicelib.activity.consumer import ActivityConsumer, ActivityHook
 from chalicelib.activity.store import ActivityStore
@@ -78,7 +79,10 @@ def set_egress_policy(policy: EgressPolicy) -> None:
 def client(service: str) -> Any:
     """One boto3 client per service for this process."""
     cfg = get_config()
-    return boto3.client(service, region_name=cfg.region, endpoint_url=cfg.endpoint_url)
+    # S3 presigned URLs: botocore's default for this client is SigV2 (query `Signature=`, refused by buckets
+    # created since 2020 and in every newer region); SigV4 is the one S3 accepts everywhere.
+    config = Config(signature_version="s3v4") if service == "s3" else None
+    return boto3.client(service, region_name=cfg.region, endpoint_url=cfg.endpoint_url, config=config)
 
 
 @cache

@@ -165,6 +165,22 @@ def test_large_csv_export_goes_to_s3_and_returns_a_presigned_url(api, merchant, 
     assert body.startswith("customer_id,status") and body.count("\r\n") == 6
 
 
+def test_export_url_is_presigned_with_sigv4_and_a_short_expiry(api, merchant, seeded, monkeypatch):
+    """SigV2 (`Signature=` / `AWSAccessKeyId=`), botocore's default for this client, is refused by new buckets."""
+    from urllib.parse import parse_qs
+
+    from chalicelib.reports.export import EXPIRES_IN
+
+    monkeypatch.setattr(reports_api, "EXPORT_THRESHOLD", 0)
+    for path in (f"/v1/campaigns/{seeded['campaign']}/recipients?format=csv", "/v1/history?format=csv"):
+        r = api.get(path, token=merchant.token)
+        assert r.status == 200, r.text
+        query = parse_qs(urlparse(r.json["url"]).query)
+        assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and "Signature" not in query
+        assert query["X-Amz-Expires"] == [str(EXPIRES_IN)] and r.json["expires_in"] == EXPIRES_IN == 900
+        assert query["X-Amz-Credential"][0].endswith(f"/{get_config().region}/s3/aws4_request")
+
+
 def test_dashboard_for_yesterday_in_the_merchant_zone(api, merchant, seeded):
     body = api.get("/v1/dashboard?period=yesterday", token=merchant.token).json
     assert (body["day_from"], body["day_to"], body["timezone"]) == ("2026-11-22", "2026-11-22", "Asia/Shanghai")
