@@ -176,7 +176,6 @@ def main() -> int:
         with moto.mock_aws():
             from chalicelib import wiring
             from chalicelib.dispatch.reaches import Reach
-            from chalicelib.reports import factory
             from chalicelib.reports.model import Counts
             from infra.local.gateway import ApiClient
             from infra.local.provision import provision
@@ -205,7 +204,7 @@ def main() -> int:
             reaches = [Reach(c, CAMPAIGN, "run_bench", sent, i % 10 == 0, (), 7) for i, c in enumerate(ids)]
             with recorder.phase("record reaches", RECIPIENTS), recorder.stage("dispatch record_reaches"):
                 for start in range(0, len(reaches), 100):  # one call per dispatch chunk of 100
-                    factory.touch_store().record_reaches(m, reaches[start:start + 100])
+                    wiring.touch_store().record_reaches(m, reaches[start:start + 100])
             buyers = ids[:ORDERS]
             paid_at = sent + timedelta(days=1)
             attributed = 0
@@ -213,9 +212,9 @@ def main() -> int:
                 with recorder.phase(label, ORDERS):
                     _ingest(api, token, runtime, recorder, _orders(buyers, paid_at, status))
                 if label == HEADLINE:
-                    total = sum(factory.stats_store().daily(m, CAMPAIGN, None, None).values(), Counts())
+                    total = sum(wiring.stats_store().daily(m, CAMPAIGN, None, None).values(), Counts())
                     attributed = total.orders + total.ctl_orders
-            final = sum(factory.stats_store().daily(m, CAMPAIGN, None, None).values(), Counts())
+            final = sum(wiring.stats_store().daily(m, CAMPAIGN, None, None).values(), Counts())
             wiring.reset()
     finally:
         fastmoto.uninstall()

@@ -6,9 +6,11 @@ import os
 import random
 import sys
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "20000"))
 TARGET_PER_1000 = 60
@@ -117,18 +119,18 @@ def main() -> int:
 
     fastmoto.install()
     try:
-        with moto.mock_aws():
+        with moto.mock_aws(), ExitStack() as patches:
             from chalicelib import wiring
             from infra.local.gateway import ApiClient
             from infra.local.provision import provision
 
-            fresh_clients()  # every client, PynamoDB's too, rebuilt to report to this counter
-            provision()
-            if not GUARDRAILS:  # the allow-all baseline, for comparison
-                from chalicelib.dispatch import factory
+            if not GUARDRAILS:  # the allow-all baseline, for comparison (the seam tests replace too)
                 from chalicelib.dispatch.policy import AllowAll
 
-                factory.policy_override.append(AllowAll())
+                allow_all = AllowAll()
+                patches.enter_context(mock.patch.object(wiring.dispatch, "guardrail_policy", lambda: allow_all))
+            fresh_clients()  # every client and service, PynamoDB's connection too, rebuilt to report to this counter
+            provision()
             from app import app
 
             api = ApiClient(app)

@@ -261,12 +261,12 @@ class Scenario:
         """What the chunk recorded about its last failure (a plan segment records nothing of the kind)."""
         import json
 
-        from chalicelib.dispatch import factory
+        from chalicelib import wiring
 
         msg = json.loads(body)
         if queue != "dispatch":
             return f"{queue} segment {msg.get('segment')}: its five receives failed"
-        chunk = factory.run_store().get_chunk(msg["merchant_id"], msg["run_id"], msg["chunk_id"])
+        chunk = wiring.run_store().get_chunk(msg["merchant_id"], msg["run_id"], msg["chunk_id"])
         if chunk is None:
             return "dispatch: chunk missing"
         if chunk.owner is not None:
@@ -282,13 +282,13 @@ class Scenario:
 
     # -- what must hold -------------------------------------------------------------------------
     def _ledger(self, campaign: str) -> tuple[list[Any], dict[str, Any]]:
-        from chalicelib.dispatch import factory
+        from chalicelib import wiring
 
         runs = []
         entries: dict[str, Any] = {}
         for record in self.client.call("GET", f"/v1/campaigns/{campaign}/runs?limit=50")["items"]:
             runs.append(record)
-            for chunk in factory.run_store().chunks_of(self.merchant, record["run_id"]):
+            for chunk in wiring.run_store().chunks_of(self.merchant, record["run_id"]):
                 for r in chunk.recipients:
                     assert r.customer_id not in entries, f"{r.customer_id} planned twice"
                     entries[r.customer_id] = chunk.ledger.get(r.customer_id)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from chalicelib import wiring
 from chalicelib.tenancy.model import check_timezone
 
 
@@ -21,8 +22,6 @@ def main(argv: list[str] | None = None) -> int:
             check_timezone(args.timezone)
         except ValueError as exc:
             parser.error(str(exc))
-        from chalicelib import wiring
-
         merchant, issued = wiring.tenancy_service().create_merchant(args.name, args.timezone)
         print(json.dumps({"merchant_id": merchant.merchant_id, "api_key": issued.token}))
     return 0

@@ -21,6 +21,8 @@ import moto
 import pytest
 from hypothesis import settings
 
+from tests.support.substitutes import Substitutes
+
 # `make test` and mutation testing explore the same examples every run (a verdict must not depend on luck);
 # `make fuzz` sets MKT_HYPOTHESIS_PROFILE=fuzz for fresh random examples each run.
 settings.register_profile("derandomized", derandomize=True, database=None, deadline=None)
@@ -108,16 +110,19 @@ def runtime(chalice_app: Any) -> Any:
 
 
 @pytest.fixture
-def allow_all(aws: None) -> Iterator[None]:
+def substitute(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Substitutes]:
+    """Replace parts of the composition root for one test (see Substitutes)."""
+    substitutes = Substitutes(monkeypatch)
+    yield substitutes
+    substitutes.undo()
+
+
+@pytest.fixture
+def allow_all(substitute: Substitutes) -> None:
     """Dispatch without guardrails (tests of other behaviour that would otherwise meet a cap or quiet hours)."""
-    from chalicelib.dispatch import factory
     from chalicelib.dispatch.policy import AllowAll
 
-    factory.policy_override.append(AllowAll())
-    factory.reset()  # the plan and deliver services hold the policy they were built with
-    yield
-    factory.policy_override.clear()
-    factory.reset()
+    substitute.policy(AllowAll())
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import wiring
+
 
 def on_activity_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from chalicelib import wiring
-
     return wiring.activity_consumer().handle(event, context)

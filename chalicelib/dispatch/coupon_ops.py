@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
-from chalicelib.core.ports import Repo
 from chalicelib.core.records import Record
 from chalicelib.core.tx import TxOp
 from chalicelib.coupons import policy
@@ -16,25 +15,19 @@ from chalicelib.coupons.store import WalletStore, instance_op, limit_op, stock_o
 from chalicelib.dispatch.model import IssueFailed, delivery_key
 from chalicelib.dispatch.snapshot import CampaignView
 
-CACHE_SECONDS = 60.0
+
+class TemplateReader(Protocol):
+    def __call__(self, merchant_id: str, coupon_id: str, *, fresh: bool = False) -> Record | None:
+        """A coupon template's record, cached a minute per process (`fresh`: read it now)."""
 
 
 class WalletCoupons:
     """The CouponPort over the coupons package: its templates, its issuing writes and its stock counters."""
 
-    def __init__(self, coupons: Repo, wallet: WalletStore, timezone_of: Callable[[str], str]) -> None:
-        self._coupons = coupons
+    def __init__(self, templates: TemplateReader, wallet: WalletStore, timezone_of: Callable[[str], str]) -> None:
+        self._record = templates
         self._wallet = wallet
         self._tz = timezone_of
-        self._cache: dict[tuple[str, str], tuple[float, Record | None]] = {}
-
-    def _record(self, merchant_id: str, coupon_id: str, fresh: bool = False) -> Record | None:
-        key = (merchant_id, coupon_id)
-        hit = self._cache.get(key)
-        if fresh or hit is None or _time.monotonic() - hit[0] > CACHE_SECONDS:
-            hit = (_time.monotonic(), self._coupons.get(merchant_id, coupon_id))
-            self._cache[key] = hit
-        return hit[1]
 
     def items_per_recipient(self, merchant_id: str, campaign: CampaignView) -> int:
         limited = 0

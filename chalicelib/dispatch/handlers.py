@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib import wiring
 from chalicelib.core.batch import run_batch
 from chalicelib.core.clock import parse_iso
 from chalicelib.dispatch.schemas import ChunkMessage, PlanMessage
@@ -15,16 +16,12 @@ from chalicelib.dispatch.schemas import ChunkMessage, PlanMessage
 
 def on_tick(event: dict[str, Any]) -> dict[str, Any]:
     """EventBridge every minute; the event's `time` is "now", so a late or replayed tick acts for its minute."""
-    from chalicelib import wiring
-
     now = parse_iso(event["time"]) if event.get("time") else wiring.now()
     result: dict[str, Any] = wiring.tick_service().tick(now)
     return result
 
 
 def _plan_record(record: SQSRecord, context: Any = None) -> None:
-    from chalicelib import wiring
-
     msg = PlanMessage.model_validate_json(record.body)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     wiring.plan_service().plan_segment(msg.merchant_id, msg.run_id, msg.segment, wiring.now(),
@@ -32,8 +29,6 @@ def _plan_record(record: SQSRecord, context: Any = None) -> None:
 
 
 def _dispatch_record(record: SQSRecord) -> None:
-    from chalicelib import wiring
-
     msg = ChunkMessage.model_validate_json(record.body)
     receives = int(record.attributes.approximate_receive_count or 1)
     wiring.deliver_service().deliver_chunk(msg.merchant_id, msg.run_id, msg.chunk_id, f"w_{uuid.uuid4().hex[:12]}",

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from chalicelib.core.clock import to_iso
 from chalicelib.core.schemas import ListQuery
 from chalicelib.dispatch.model import Run
 from chalicelib.dispatch.runs import Progress
@@ -58,8 +59,6 @@ class RunsQuery(ListQuery):
 
 
 def run_out(run: Run, progress: Progress) -> RunOut:
-    from chalicelib.core.clock import to_iso
-
     return RunOut(run_id=run.run_id, campaign_id=run.campaign_id, kind=run.kind, status=run.status.value,
                   occurrence=to_iso(run.occurrence), started_at=run.started_at, completed_at=run.completed_at,
                   progress=ProgressOut(**progress.__dict__))

@@ -6,6 +6,7 @@ import time as _time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.core.cache import TtlCache
 from chalicelib.dispatch.model import Recipient
 from chalicelib.dispatch.policy import SHARED, PolicyContext, PolicyDecision
 from chalicelib.dispatch.snapshot import CampaignView
@@ -40,7 +41,7 @@ from chalicelib.guardrails.store import (
 )
 from chalicelib.tenancy.model import MerchantSettings
 
-KIND_TTL = 60.0
+CACHE_SECONDS = 60.0  # coupon kinds, and a month's used quota as explain() last read it
 COUPONS_TAG, SENDS_TAG, SLOT_TAG = "*coupons", "*sends", "*slot"
 
 
@@ -53,6 +54,11 @@ def audience_of(campaign: CampaignView, run_kind: str = "occurrence") -> str | N
     return str(target.get("audience_id") or "") or None
 
 
+def _ticks() -> float:
+    """Monotonic time for the caches, looked up at each call."""
+    return _time.monotonic()
+
+
 class Guardrails:
     """SPEC §8 through the dispatch port: decide() never reads; explain() reads only after a condition failed."""
 
@@ -60,30 +66,23 @@ class Guardrails:
 
     def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings],
                  coupon_kind: Callable[[str, str], str | None]) -> None:
+        """`settings_of` is read per chunk: give a cached one (wiring.cached_settings); kinds are cached here."""
         self._store = store
         self._settings = settings_of
         self._coupon_kind = coupon_kind
-        self._kinds: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._kinds: TtlCache[tuple[str, str], str | None] = TtlCache(CACHE_SECONDS, _ticks)
         # Month states read by explain() when a quota was used up: later groups of this process start from them
         # instead of trying the transaction again (a quota only grows used within its month).
-        self._used: dict[tuple[str, str], tuple[float, MonthState]] = {}
+        self._used: TtlCache[tuple[str, str], MonthState] = TtlCache(CACHE_SECONDS, _ticks)
 
     def fixed_items(self, campaign: CampaignView) -> int:
         """Per transaction: the month's coupon counter, the audience's month and day items, a deferral's due item."""
         return 1 + (1 if campaign.coupons else 0) + (2 if audience_of(campaign) else 0)
 
-    def _kind(self, merchant_id: str, coupon_id: str) -> str | None:
-        key = (merchant_id, coupon_id)
-        hit = self._kinds.get(key)
-        if hit is None or _time.monotonic() - hit[0] > KIND_TTL:
-            hit = (_time.monotonic(), self._coupon_kind(merchant_id, coupon_id))
-            self._kinds[key] = hit
-        return hit[1]
-
     def grant(self, merchant_id: str, campaign: CampaignView, run_kind: str = "occurrence") -> Grant:
         store = item = 0
         for g in campaign.coupons:
-            if self._kind(merchant_id, g.coupon_id) == ITEM_KIND:
+            if self._kinds.get((merchant_id, g.coupon_id), lambda key: self._coupon_kind(*key)) == ITEM_KIND:
                 item += g.quantity
             else:
                 store += g.quantity
@@ -113,8 +112,8 @@ class Guardrails:
         # Quotas no state can allow (more units than the month's quota has left as last read, a zero audience
         # quota): refused here rather than by a transaction bound to fail.
         month = month_key(local_day(ctx.now, ctx.timezone))
-        known = self._used.get((ctx.merchant_id, month))
-        used = known[1] if known is not None and _time.monotonic() - known[0] <= KIND_TTL else MonthState()
+        known = self._used.peek((ctx.merchant_id, month))
+        used = known[0] if known is not None else MonthState()
         first = allot(sending, grant, limits, used, MonthState(), ctx.run_id, None)
         decision.suppressed.update(first.refused)
         for cid in first.admitted:
@@ -163,7 +162,7 @@ class Guardrails:
                 else None
             rest = [r.customer_id for r in sending if r.customer_id not in verdicts]
             used = month_state(items.get(coupons_key(ctx.merchant_id, issue_month)))
-            self._used[(ctx.merchant_id, issue_month)] = (_time.monotonic(), used)
+            self._used.put((ctx.merchant_id, issue_month), used)
             result = allot(rest, grant, limits, used,
                            month_state(items.get(sends_key(ctx.merchant_id, month_key(send_day)))), ctx.run_id,
                            str(slot["run"]) if slot and slot.get("run") else None)

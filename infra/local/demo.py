@@ -99,11 +99,9 @@ def run() -> int:
         print(f"\n   !! the story stopped: {exc}", flush=True)
     story.section("Done")
     story.line(f"the whole story took {time.monotonic() - story.started:.1f}s")
-    for what in story.waiting:
-        story.line(f"waiting: {what}")
     for what in story.failures:
         story.line(f"FAILED: {what}")
-    story.line(f"{len(story.failures)} failure(s), {len(story.waiting)} waiting")
+    story.line(f"{len(story.failures)} failure(s)")
     return 1 if story.failures else 0
 
 

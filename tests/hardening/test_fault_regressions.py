@@ -14,7 +14,6 @@ from pynamodb.exceptions import GetError
 from chalicelib import wiring
 from chalicelib.core.dynamo import commit
 from chalicelib.core.transient import is_transient
-from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import Chunk, Recipient
 from chalicelib.dispatch.store import LeaseRefused, RunStore
 from chalicelib.dispatch.tick import TickService
@@ -56,12 +55,12 @@ def test_retried_activation_schedules_the_send_when_the_first_attempt_failed_aft
     monkeypatch.setattr(lifecycle, "on_activated", throttled_once)
     first = api.post(f"/v1/campaigns/{cid}/activate", token=merchant.token)
     assert first.status == 503 and first.json["error"]["code"] == "unavailable" and first.headers["retry-after"]
-    assert factory.due_store().of_campaign(merchant.id, cid) == []
+    assert wiring.due_store().of_campaign(merchant.id, cid) == []
     again = api.post(f"/v1/campaigns/{cid}/activate", token=merchant.token)
     assert again.status == 409 and api.get(f"/v1/campaigns/{cid}", token=merchant.token).json["status"] == "running"
-    assert [i.kind.value for i in factory.due_store().of_campaign(merchant.id, cid)] == ["occurrence"]
+    assert [i.kind.value for i in wiring.due_store().of_campaign(merchant.id, cid)] == ["occurrence"]
     assert api.post(f"/v1/campaigns/{cid}/activate", token=merchant.token).status == 409
-    assert len(factory.due_store().of_campaign(merchant.id, cid)) == 1  # healing again writes nothing twice
+    assert len(wiring.due_store().of_campaign(merchant.id, cid)) == 1  # healing again writes nothing twice
 
 
 def test_throttled_dynamodb_is_a_503_not_a_500_when_a_view_or_the_authorizer_meets_it(
@@ -113,7 +112,7 @@ class _FailingAt:
     """The due store, except that reading one bucket is throttled."""
 
     def __init__(self, bucket: datetime) -> None:
-        self._due = factory.due_store()
+        self._due = wiring.due_store()
         self._bucket = bucket
 
     def in_bucket(self, minute: datetime) -> Any:
@@ -128,11 +127,11 @@ class _FailingAt:
 def test_tick_keeps_its_progress_when_a_later_bucket_fails(aws: None) -> None:
     """Only a whole tick advanced the watermark: after failures the catch-up grew until no tick could finish."""
     set_watermark(T - timedelta(minutes=9))  # watermark T-10
-    tick = TickService(_FailingAt(T - timedelta(minutes=3)), factory.run_store(), commit, factory.queues(),  # type: ignore[arg-type]
-                       wiring.repo("CAMPAIGN"), factory.timezone_of)
+    tick = TickService(_FailingAt(T - timedelta(minutes=3)), wiring.run_store(), commit, wiring.queues(),  # type: ignore[arg-type]
+                       wiring.repo("CAMPAIGN"), wiring.cached_timezone_of)
     with pytest.raises(GetError):
         tick.tick(T)
-    assert factory.due_store().watermark() == T - timedelta(minutes=4)
+    assert wiring.due_store().watermark() == T - timedelta(minutes=4)
 
 
 def test_work_written_behind_the_watermark_is_found_when_ticks_stopped_for_ten_minutes(

@@ -13,7 +13,6 @@ from bench.counting import PUMP, RequestCounter, fresh_clients
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.dispatch.reaches import Reach
-from chalicelib.reports import factory
 from chalicelib.reports.model import Counts
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
@@ -56,7 +55,7 @@ def test_attributing_a_batch_of_orders_stays_within_the_request_budget_when_ever
     runtime.drain()
     used = _application(counted.snapshot())
 
-    totals = sum(factory.stats_store().daily(merchant.id, "cB", None, None).values(), Counts())
+    totals = sum(wiring.stats_store().daily(merchant.id, "cB", None, None).values(), Counts())
     assert (totals.orders, totals.ctl_orders) == (90, 10)
     assert sum(used.values()) <= BUDGET_PER_ORDER * ORDERS, sorted(used.items())
 
@@ -78,7 +77,7 @@ def test_a_resent_batch_costs_no_writes_when_nothing_changed(api: Any, merchant:
     # attribution hook (stored states: settled); no touches read, no activity or stats write.
     assert used[("dynamodb", "TransactWriteItems")] == 1, sorted(used.items())
     assert sum(used.values()) <= 4, sorted(used.items())
-    totals = sum(factory.stats_store().daily(merchant.id, "cR", None, None).values(), Counts())
+    totals = sum(wiring.stats_store().daily(merchant.id, "cR", None, None).values(), Counts())
     assert totals.orders == 20
 
 
@@ -94,7 +93,7 @@ def test_orders_beyond_one_transaction_are_all_stored_when_a_batch_has_250(api: 
 def test_a_time_zone_change_reaches_the_stream_consumer_when_the_cached_minute_has_passed(
         api: Any, merchant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr(wiring, "monotonic", lambda: now[0])
+    monkeypatch.setattr(wiring.settings_cache(), "ticks", lambda: now[0])
     assert wiring.cached_timezone_of(merchant.id) == "Asia/Shanghai"
     assert api.put("/v1/settings", {"timezone": "Europe/Berlin"}, token=merchant.token).status == 200
     now[0] += 30

@@ -98,7 +98,7 @@ def world(aws, merchant, api):
 
     service = DeliverService(CrashingRuns(), crashing_commit, DueStore(), SqsQueues(wiring.client("sqs")),
                              wiring.repo("CAMPAIGN"), campaign_gate, CustomerPages(wiring.customer_store()),
-                             WalletCoupons(wiring.repo("COUPON"), wiring.wallet_store(), lambda m: "Asia/Shanghai"),
+                             WalletCoupons(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
                              lambda name: channel,
                              AllowAll(), lambda m: "Asia/Shanghai")
     coupon = make_coupon(api, merchant)

@@ -39,7 +39,7 @@ def test_a_chunk_parked_by_a_racing_pause_records_nobody_as_sent_when_resumed_la
 
     service = DeliverService(RunStore(), racing_commit, DueStore(), SqsQueues(wiring.client("sqs")), campaigns,
                              campaign_gate, CustomerPages(wiring.customer_store()),
-                             WalletCoupons(wiring.repo("COUPON"), wiring.wallet_store(), lambda m: "Asia/Shanghai"),
+                             WalletCoupons(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
                              _no_channel,
                              AllowAll(), lambda m: "Asia/Shanghai")
     ids = [f"p{i:02d}" for i in range(15)]

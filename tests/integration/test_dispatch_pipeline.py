@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import CHUNK_MAX
 from tests.support.dispatch import (
     RecordingChannel,
@@ -27,11 +26,10 @@ T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def channel():
+def channel(substitute):
     recording = RecordingChannel()
-    factory.channel_overrides["webhook"] = recording
-    yield recording
-    factory.channel_overrides.pop("webhook", None)
+    substitute.channel("webhook", recording)
+    return recording
 
 
 def _ids(prefix: str, n: int) -> list[str]:
@@ -114,19 +112,16 @@ def test_cancel_drops_scheduled_slices_and_shows_the_rest_as_cancelled(api, merc
 
 
 def test_poison_chunk_reaches_the_dlq_and_shows_failed_while_its_neighbours_are_done(api, merchant, clock,
-                                                                                   runtime):
+                                                                                   runtime, substitute):
     ids = _ids("z", 250)
     seed_customers(api, merchant, ids)
     poison = RecordingChannel(frozenset({"z123"}))
-    factory.channel_overrides["webhook"] = poison
-    try:
-        clock.set(T0)
-        runtime.set_time(T0)
-        cid = start_campaign(api, merchant, campaign_body(None, {"kind": "customers", "customer_ids": ids},
-                                                          channel="webhook"))
-        tick_and_drain(runtime, T0)
-    finally:
-        factory.channel_overrides.pop("webhook", None)
+    substitute.channel("webhook", poison)
+    clock.set(T0)
+    runtime.set_time(T0)
+    cid = start_campaign(api, merchant, campaign_body(None, {"kind": "customers", "customer_ids": ids},
+                                                      channel="webhook"))
+    tick_and_drain(runtime, T0)
     dead = runtime.dead_letters("dispatch")
     assert len(dead) == 1
     p = runs_of(api, merchant, cid)[0]["progress"]

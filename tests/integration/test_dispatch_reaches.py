@@ -136,9 +136,8 @@ def test_a_wallet_send_writes_its_reaches_in_the_guard_update_and_records_only_h
         entry = ledger[customer]
         assert touches[customer] == [Reach(customer, cid, run_id, NOW, customer in held, entry.instances, 10)]
     # The guard counters live on the same item and still count the send.
-    from chalicelib.guardrails import factory as guardrails
     from chalicelib.guardrails.store import guard_key
 
-    items = guardrails.guard_store().read([guard_key(merchant.id, c) for c in sent])
+    items = wiring.guard_store().read([guard_key(merchant.id, c) for c in sent])
     assert all(any(k.startswith("rc_") and cid in v for k, v in item.items()) for item in items.values())
     assert len(items) == len(sent)

@@ -14,7 +14,6 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
-from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import Entry, Outcome
 from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.tick import TickService
@@ -29,6 +28,7 @@ from tests.support.dispatch import (
     start_campaign,
     tick_and_drain,
 )
+from tests.support.substitutes import Substitutes
 
 NOW = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 IDS = [f"c{i:02d}" for i in range(30)]
@@ -57,7 +57,8 @@ def world(api: Any) -> Iterator[dict[str, Any]]:
     from infra.local.runtime import LocalRuntime
 
     channel = RecordingChannel()
-    factory.channel_overrides["webhook"] = channel
+    substitutes = Substitutes(pytest.MonkeyPatch())  # module-scoped: its own MonkeyPatch, undone below
+    substitutes.channel("webhook", channel)
     m, issued = wiring.tenancy_service().create_merchant("Targets Store")
     token = issued.token
     runtime = LocalRuntime(handlers)
@@ -102,7 +103,7 @@ def world(api: Any) -> Iterator[dict[str, Any]]:
                "audiences": {"custom": custom["audience_id"], "frozen": frozen["audience_id"],
                              "list": listed["audience_id"]}}
     finally:
-        factory.channel_overrides.pop("webhook", None)
+        substitutes.undo()
         from chalicelib.core.clock import system_clock
 
         wiring.set_clock(system_clock)
@@ -185,11 +186,10 @@ def test_an_inline_customers_target_sends_to_the_known_ones_when_one_id_is_unkno
 
 
 @pytest.fixture
-def channel() -> Iterator[RecordingChannel]:
+def channel(substitute: Substitutes) -> RecordingChannel:
     recording = RecordingChannel()
-    factory.channel_overrides["webhook"] = recording
-    yield recording
-    factory.channel_overrides.pop("webhook", None)
+    substitute.channel("webhook", recording)
+    return recording
 
 
 def test_recipients_past_the_per_send_cap_are_suppressed_when_the_target_is_larger(api, merchant, clock, runtime,
@@ -221,7 +221,7 @@ def test_a_plan_segment_out_of_time_continues_itself_when_its_budget_runs_low(ap
     seed_customers(api, merchant, ids)
     clock.set(NOW)
     runtime.set_time(NOW)
-    service = factory.plan_service()
+    service = wiring.plan_service()
     monkeypatch.setattr(service, "flush_recipients", 3)  # a commit every 3 recipients: many resumption points
     calls = {"n": 0}
 
@@ -245,7 +245,7 @@ def test_a_plan_segment_out_of_time_continues_itself_when_its_budget_runs_low(ap
     set_watermark(NOW)
     runtime.tick(NOW)
     run_id = runs_of(api, merchant, cid)[0]["run_id"]
-    factory.queues().send("plan", TickService.plan_messages(merchant.id, run_id))  # every segment delivered twice
+    wiring.queues().send("plan", TickService.plan_messages(merchant.id, run_id))  # every segment delivered twice
     runtime.drain()
     continued = sum(1 for r in results if r.get("continued"))
     assert continued >= 10, results
@@ -268,7 +268,7 @@ def test_a_short_customer_list_is_planned_by_one_segment_into_whole_chunks(api, 
     tick_and_drain(runtime, NOW)
     run_id = runs_of(api, merchant, listed)[0]["run_id"]
     # Plan messages for segments the run does not have (a stray or replayed message) plan nothing.
-    factory.queues().send("plan", TickService.plan_messages(merchant.id, run_id))
+    wiring.queues().send("plan", TickService.plan_messages(merchant.id, run_id))
     runtime.drain()
     chunks = RunStore().chunks_of(merchant.id, run_id)
     assert len(chunks) == 1 and len(chunks[0].recipients) == 40

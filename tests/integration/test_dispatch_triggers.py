@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.core.clock import to_iso
-from chalicelib.dispatch import factory
 from tests.support.dispatch import (
     RecordingChannel,
     campaign_body,
@@ -24,11 +23,10 @@ T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def channel():
+def channel(substitute):
     recording = RecordingChannel()
-    factory.channel_overrides["webhook"] = recording
-    yield recording
-    factory.channel_overrides.pop("webhook", None)
+    substitute.channel("webhook", recording)
+    return recording
 
 
 def _events(api, merchant, rows):

@@ -8,7 +8,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import wiring
-from chalicelib.guardrails import factory as guardrails
 from chalicelib.guardrails.store import GuardStore, guard_key
 from tests.support.dispatch import make_coupon, seed_customers
 
@@ -22,7 +21,7 @@ def _claimable(merchant: Any, coupon: str, customer: str, key: str) -> str:
 
 
 def _claims(merchant: Any, customer: str) -> list[int]:
-    item = guardrails.guard_store().read([guard_key(merchant.id, customer)]).get(guard_key(merchant.id, customer))
+    item = wiring.guard_store().read([guard_key(merchant.id, customer)]).get(guard_key(merchant.id, customer))
     return [int(c) for c in (item or {}).get("cl") or ()]
 
 
@@ -56,5 +55,5 @@ def test_a_claim_whose_risk_fact_failed_is_not_stored_and_its_retry_records_the_
     assert _claims(merchant, "k1") == [int(NOW.timestamp())]
     assert api.post(f"/v1/coupon-instances/{second}/claim", {"customer_id": "k1"}, token=merchant.token).status == 200
     assert _claims(merchant, "k1") == [int(NOW.timestamp())] * 2
-    item = guardrails.guard_store().read([guard_key(merchant.id, "k1")])[guard_key(merchant.id, "k1")]
+    item = wiring.guard_store().read([guard_key(merchant.id, "k1")])[guard_key(merchant.id, "k1")]
     assert int(item["rk_until"]) > int(NOW.timestamp())  # two claims, no redemption: inside the risk interval

@@ -16,11 +16,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.core.dynamo import commit
-from chalicelib.dispatch import factory
 from chalicelib.dispatch.model import MAX_RECEIVES, Chunk, Outcome, Recipient, Run, RunStatus, run_id_for
 from chalicelib.dispatch.plan import chunk_size
 from chalicelib.dispatch.snapshot import view
-from chalicelib.guardrails import factory as guardrails
 from chalicelib.guardrails.rules import day_key, local_day, month_key, week_key
 from chalicelib.guardrails.store import coupons_key, guard_key
 from tests.support.dispatch import RecordingChannel, campaign_body, make_coupon
@@ -56,12 +54,11 @@ def atomic_moto() -> Iterator[None]:
 
 
 @pytest.fixture
-def inbox() -> Iterator[RecordingChannel]:
+def inbox(substitute: Any) -> RecordingChannel:
     """The inbox channel recorded (what is handed over is what the ledger says; the channel is not under test)."""
     recording = RecordingChannel()
-    factory.channel_overrides["inbox"] = recording
-    yield recording
-    factory.channel_overrides.pop("inbox", None)
+    substitute.channel("inbox", recording)
+    return recording
 
 
 def _campaigns(api: Any, merchant: Any) -> dict[str, tuple[dict[str, Any], Counter[str]]]:
@@ -90,13 +87,13 @@ def _chunks(merchant_id: str, campaign_id: str, data: dict[str, Any], ids: list[
     run = Run(merchant_id, run_id_for(merchant_id, campaign_id, NOW), campaign_id, NOW, data,
               RunStatus.SENDING, started_at=to_iso(NOW))
     campaign = view(campaign_id, "running", data)
-    policy, coupons = factory.policy(), factory.coupons()
+    policy, coupons = wiring.dispatch.guardrail_policy(), wiring.coupons()
     size = chunk_size(coupons.items_per_recipient(merchant_id, campaign), coupons.fixed_items(campaign),
                       policy.items_per_recipient, policy.fixed_items(campaign))
     consent = frozenset({"wallet", "inbox"})
     chunks = [Chunk(merchant_id, run.run_id, f"00{n:05d}", [Recipient(c, consent=consent) for c in ids[i:i + size]],
                     campaign_id=campaign_id) for n, i in enumerate(range(0, len(ids), size))]
-    store = factory.run_store()
+    store = wiring.run_store()
     commit([store.put_run_op(run)])
     for i in range(0, len(chunks), 50):
         commit([store.put_chunk_op(c, NOW) for c in chunks[i:i + 50]])
@@ -135,7 +132,7 @@ def test_no_customer_exceeds_a_cap_and_counters_equal_the_ledger_when_8_threads_
     reached: dict[str, set[str]] = defaultdict(set)
     reasons: Counter[str] = Counter()
     for cid, (run_id, _) in runs.items():
-        for chunk in factory.run_store().chunks_of(merchant.id, run_id):
+        for chunk in wiring.run_store().chunks_of(merchant.id, run_id):
             for r in chunk.recipients:
                 entry = chunk.ledger[r.customer_id]
                 assert entry.outcome in (Outcome.SUCCEEDED, Outcome.SUPPRESSED), entry
@@ -148,7 +145,7 @@ def test_no_customer_exceeds_a_cap_and_counters_equal_the_ledger_when_8_threads_
         assert max(delivered[customer].values(), default=0) <= 1, (customer, delivered[customer])
 
     day = local_day(NOW, "Asia/Shanghai")
-    items = guardrails.guard_store().read([guard_key(merchant.id, c) for c in ids]
+    items = wiring.guard_store().read([guard_key(merchant.id, c) for c in ids]
                                          + [coupons_key(merchant.id, month_key(day))])
     for customer in ids:
         guard = items.get(guard_key(merchant.id, customer), {})

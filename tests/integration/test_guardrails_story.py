@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.dispatch import factory
+from chalicelib import wiring
 from tests.support.dispatch import (
     campaign_body,
     make_coupon,
@@ -96,8 +96,8 @@ def test_quiet_hour_send_is_deferred_and_released_once_at_nine_when_the_tick_rea
         clock.set(nine + timedelta(minutes=minutes))
         runtime.tick(nine + timedelta(minutes=minutes))
         runtime.drain()
-    chunks = factory.run_store().chunks_of(merchant.id, run["run_id"])
-    factory.queues().send("dispatch", [{"v": 1, "merchant_id": merchant.id, "run_id": run["run_id"],
+    chunks = wiring.run_store().chunks_of(merchant.id, run["run_id"])
+    wiring.queues().send("dispatch", [{"v": 1, "merchant_id": merchant.id, "run_id": run["run_id"],
                                         "chunk_id": c.chunk_id} for c in chunks])  # SQS delivers it once more
     runtime.drain()
     for cid in ids:

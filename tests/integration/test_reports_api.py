@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -14,7 +13,6 @@ from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
 from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports import api as reports_api
-from chalicelib.reports import factory
 from chalicelib.reports.model import Delivery, DeliveryStatus
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -34,11 +32,10 @@ class FakeDeliveries:
 
 
 @pytest.fixture
-def ledger() -> Iterator[FakeDeliveries]:
+def ledger(substitute: Any) -> FakeDeliveries:
     fake = FakeDeliveries()
-    factory.deliveries_override.append(fake)
-    yield fake
-    factory.deliveries_override.remove(fake)
+    substitute.deliveries(fake)
+    return fake
 
 
 def make_campaign(api: Any, merchant: Any, name: str = "Spring", coupon: str | None = None, **extra: Any) -> str:

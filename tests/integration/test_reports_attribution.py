@@ -9,7 +9,6 @@ from chalicelib import wiring
 from chalicelib.activity.consumer import Change
 from chalicelib.core.clock import to_iso
 from chalicelib.dispatch.reaches import Reach
-from chalicelib.reports import factory
 from chalicelib.reports.model import Counts
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
@@ -39,7 +38,7 @@ def events(api: Any, merchant: Any, runtime: Any, *items: dict[str, Any]) -> Non
 
 
 def totals(merchant: Any, campaign: str) -> Counts:
-    return sum(factory.stats_store().daily(merchant.id, campaign, None, None).values(), Counts())
+    return sum(wiring.stats_store().daily(merchant.id, campaign, None, None).values(), Counts())
 
 
 def start(clock: Any, runtime: Any) -> None:
@@ -62,7 +61,7 @@ def test_window_edges_when_orders_arrive_at_the_end_and_one_second_after(api, me
     end = REACH_AT + timedelta(days=3)
     ingest(api, merchant, runtime, order("o1", "c1", end, 1000), order("o2", "c2", end + timedelta(seconds=1), 2000))
     assert totals(merchant, "cA") == Counts(orders=1, gmv=1000, discount=100)
-    attrs = factory.stats_store().attributions(merchant.id, "cA")
+    attrs = wiring.stats_store().attributions(merchant.id, "cA")
     assert [a.order_id for a in attrs] == ["o1"]
 
 
@@ -76,7 +75,7 @@ def test_refund_reverses_and_a_later_repayment_counts_again(api, merchant, runti
     assert totals(merchant, "cA") == Counts(orders=1, gmv=700, discount=100)
     ingest(api, merchant, runtime, order("o2", "c1", paid_at + timedelta(hours=1), 700, status="cancelled"))
     assert totals(merchant, "cA") == Counts()
-    attrs = {a.order_id: a.counted for a in factory.stats_store().attributions(merchant.id, "cA")}
+    attrs = {a.order_id: a.counted for a in wiring.stats_store().attributions(merchant.id, "cA")}
     assert attrs == {"o1": False, "o2": False}  # still "ordered" in the funnel, no longer "paid"
     ingest(api, merchant, runtime, order("o1", "c1", paid_at, status="paid"))
     assert totals(merchant, "cA") == Counts(orders=1, gmv=5000, discount=100)
@@ -153,7 +152,7 @@ def test_stream_replay_through_the_consumer_and_the_hook_changes_nothing(api, me
     assert runtime.app.activity_stream({"Records": captured}, None)["batchItemFailures"] == []
     assert runtime.app.activity_stream({"Records": captured[:1]}, None)["batchItemFailures"] == []
     assert totals(merchant, "cA") == expected
-    hook = factory.attribution_hook()
+    hook = wiring.attribution_hook()
     first = Change(merchant.id, "ORDER", order("o3", "c1", REACH_AT + timedelta(days=3), 400), None, "1")
     hook.after_batch(merchant.id, [first])
     hook.after_batch(merchant.id, [first])
@@ -163,4 +162,4 @@ def test_stream_replay_through_the_consumer_and_the_hook_changes_nothing(api, me
 def test_orders_of_customers_without_touches_cost_no_writes(api, merchant, runtime, clock):
     start(clock, runtime)
     ingest(api, merchant, runtime, order("o1", "nobody", NOW - timedelta(hours=1)))
-    assert factory.stats_store().get_attributions(merchant.id, ["o1"]) == {}
+    assert wiring.stats_store().get_attributions(merchant.id, ["o1"]) == {}

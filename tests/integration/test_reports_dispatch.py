@@ -9,7 +9,6 @@ from typing import Any
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.dispatch.reaches import Reach
-from chalicelib.reports import factory
 from chalicelib.reports.model import DeliveryStatus
 from tests.support.dispatch import set_watermark
 
@@ -22,7 +21,7 @@ def _post(api: Any, merchant: Any, path: str, body: dict[str, Any]) -> Any:
 
 def record_reaches_from_ledger(merchant_id: str, campaign_id: str, window_days: int) -> int:
     """What the dispatch worker did after each chunk's outcomes were final, again: it must change nothing."""
-    deliveries = factory.delivery_source().deliveries(merchant_id, campaign_id, None, None)
+    deliveries = wiring.delivery_source().deliveries(merchant_id, campaign_id, None, None)
     reaches = [Reach(d.customer_id, campaign_id, d.run_id, d.at, d.status is DeliveryStatus.HELD_OUT,
                      d.coupon_instance_ids, window_days)
                for d in deliveries if d.at and d.status in (DeliveryStatus.REACHED, DeliveryStatus.HELD_OUT)]
@@ -51,7 +50,7 @@ def test_holdout_campaign_report_lift_matches_a_hand_computation(api, merchant, 
     assert sorted(recorded) == ids and {len(r) for r in recorded.values()} == {1}
     assert record_reaches_from_ledger(merchant.id, cid, 7) == 120
     assert wiring.touch_store().get_many(merchant.id, ids) == recorded
-    deliveries = {d.customer_id: d for d in factory.delivery_source().deliveries(merchant.id, cid, None, None)}
+    deliveries = {d.customer_id: d for d in wiring.delivery_source().deliveries(merchant.id, cid, None, None)}
     treated = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.REACHED)
     control = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.HELD_OUT)
     assert len(treated) + len(control) == 120 and len(treated) >= 30 and len(control) >= 30

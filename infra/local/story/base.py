@@ -28,7 +28,6 @@ class Story:
         self.started = time.monotonic()
         self.step = 0
         self.failures: list[str] = []
-        self.waiting: list[str] = []
 
     def section(self, title: str) -> None:
         self.step += 1
@@ -48,11 +47,6 @@ class Story:
             self.failures.append(what)
         sys.stdout.flush()
         return condition
-
-    def wait_for(self, what: str) -> None:
-        """Something the story shows is not built yet: said loudly, not counted as a failure."""
-        print(f"   … WAITING: {what}")
-        self.waiting.append(what)
 
 
 @dataclass

@@ -12,29 +12,19 @@ WEEKLY_CAP = "cap_weekly_store_coupon"
 SECOND_TIME, FRESH = 20, 10  # customers of the second campaign who got / did not get Monday's coupon
 
 
-def guardrails_wired() -> bool:
-    """Does dispatch run a real guardrail policy yet (issue 6), or still the allow-all placeholder?"""
-    from chalicelib.dispatch import factory
-    from chalicelib.dispatch.policy import AllowAll
-
-    return not isinstance(factory.policy(), AllowAll)
-
-
 def chapter(ctx: Ctx) -> None:
     story = ctx.story
     ctx.at(ctx.local(0, "11:30"))
-    wired = guardrails_wired()
-    story.section(f"Guardrails (防骚扰与额度) at {ctx.wall()}: weekly coupon cap, quiet hours"
-                  + ("" if wired else "  [guardrail policy not wired yet]"))
-    _weekly_cap(ctx, wired)
-    _quiet_hours(ctx, wired)
+    story.section(f"Guardrails (防骚扰与额度) at {ctx.wall()}: weekly coupon cap, quiet hours")
+    _weekly_cap(ctx)
+    _quiet_hours(ctx)
 
 
 def _reached(ctx: Ctx, campaign_id: str, status: str) -> set[str]:
     return {r["customer_id"] for r in ctx.pages(f"/v1/campaigns/{campaign_id}/recipients?status={status}")}
 
 
-def _weekly_cap(ctx: Ctx, wired: bool) -> None:
+def _weekly_cap(ctx: Ctx) -> None:
     story = ctx.story
     first = ctx.ids["campaign.holdout"]
     monday = sorted(_reached(ctx, first, "reached"))
@@ -57,16 +47,12 @@ def _weekly_cap(ctx: Ctx, wired: bool) -> None:
     reached = _reached(ctx, cid, "reached")
     story.line(f"  suppressed by {WEEKLY_CAP} (≤1 store coupon a customer a week): {len(capped)}; "
                f"reached: {len(reached)}")
-    if not wired:
-        story.wait_for(f"guardrails (issue 6): nobody suppressed by {WEEKLY_CAP} yet "
-                       f"({len(reached & set(again))} customers got a second store coupon this week)")
-        return
     story.expect(suppressed(runs, WEEKLY_CAP) == len(capped) == len(again) and capped == set(again),
                  f"the {len(again)} customers with Monday's coupon are suppressed by the weekly cap, with the reason")
     story.expect(reached == set(fresh), f"the {len(fresh)} others get this week's coupon")
 
 
-def _quiet_hours(ctx: Ctx, wired: bool) -> None:
+def _quiet_hours(ctx: Ctx) -> None:
     story = ctx.story
     ctx.at(ctx.now + timedelta(minutes=5))
     targets = ctx.pick(5)
@@ -89,10 +75,6 @@ def _quiet_hours(ctx: Ctx, wired: bool) -> None:
         story.line(f"  {ctx.wall(release)} " + progress_text(run))
     inboxes = [sum(m["campaign_id"] == cid for m in ctx.get(f"/v1/customers/{c}/inbox")["items"]) for c in targets]
     story.line(f"  this campaign's messages in the {len(targets)} inboxes after release: {sum(inboxes)}")
-    if not wired:
-        story.wait_for(f"guardrails (issue 6): the 21:30 send went out at once ({total(night, 'succeeded')} "
-                       "succeeded at night) instead of waiting for 09:00")
-        return
     story.expect(total(night, "succeeded") == 0 and total(night, "pending") == len(targets),
                  "nothing is sent at 21:30: every recipient is deferred (pending)")
     story.expect(early == 0, "still nothing at 08:58")

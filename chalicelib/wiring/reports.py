@@ -1,0 +1,59 @@
+"""The reports' parts: the reach log, the stats store, its sources (the dispatch ledger, the wallet), services."""
+
+from __future__ import annotations
+
+from chalicelib.core.config import get_config
+from chalicelib.dispatch.store import RunStore
+from chalicelib.reports.dashboard import DashboardService
+from chalicelib.reports.export import Exporter
+from chalicelib.reports.hook import AttributionHook
+from chalicelib.reports.ports import CouponSource, DeliverySource
+from chalicelib.reports.service import ReportService
+from chalicelib.reports.sources import DispatchDeliveries, WalletCoupons
+from chalicelib.reports.store import StatsStore
+from chalicelib.reports.touches import TouchStore
+from chalicelib.wiring.services import wallet_store
+from chalicelib.wiring.shared import cached_timezone_of, client, clock, part, repo, timezone_of
+
+
+@part
+def touch_store() -> TouchStore:
+    return TouchStore()
+
+
+@part
+def stats_store() -> StatsStore:
+    return StatsStore()
+
+
+@part
+def coupon_source() -> CouponSource:
+    return WalletCoupons(wallet_store(), clock())
+
+
+@part
+def delivery_source() -> DeliverySource:
+    """Dispatch's ledger as reports read it (a test seam: replace it, then wiring.reset())."""
+    return DispatchDeliveries(RunStore())
+
+
+@part
+def attribution_hook() -> AttributionHook:
+    """The stream's attribution: the merchant's zone read once a minute, not per batch."""
+    return AttributionHook(touch_store(), stats_store(), coupon_source(), cached_timezone_of, clock())
+
+
+@part
+def report_service() -> ReportService:
+    return ReportService(repo("CAMPAIGN"), stats_store(), delivery_source(), coupon_source(), timezone_of, clock())
+
+
+@part
+def dashboard_service() -> DashboardService:
+    return DashboardService(repo("CAMPAIGN"), stats_store(), delivery_source(), coupon_source(), timezone_of,
+                            clock())
+
+
+@part
+def report_exporter() -> Exporter:
+    return Exporter(client("s3"), get_config().export_bucket, clock())
