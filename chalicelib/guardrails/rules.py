@@ -105,9 +105,7 @@ def limits_of(settings: Any, overrides: Mapping[str, Any] | None) -> Limits:
         return int(getattr(g, name) if value is None else value)
 
     quiet = settings.quiet_hours
-    # pragma: no mutate start -- equivalent: the default (True, None or none) is never `False`
     respect = o.get("respect_quiet_hours", True) is not False
-    # pragma: no mutate end
     return Limits(
         daily_messages=pick("daily_messages_per_customer"), cooldown_days=pick("coupon_message_cooldown_days"),
         weekly_store=pick("weekly_store_coupons_per_customer"), weekly_item=pick("weekly_item_coupons_per_customer"),
