@@ -31,11 +31,13 @@ def facts(**kw: Any) -> CustomerFacts:
     return CustomerFacts(**{**blank, **kw})
 
 
-EVAL = BuiltinEvaluator(AS_OF, RfmSettings(recent_days=30, frequency_threshold=3), median=Fraction(5000))
+def evaluator() -> BuiltinEvaluator:
+    # Built inside each test, never at import: a mutant must reach the code that builds the predicates.
+    return BuiltinEvaluator(AS_OF, RfmSettings(recent_days=30, frequency_threshold=3), median=Fraction(5000))
 
 
 def members(f: CustomerFacts) -> set[str]:
-    return set(EVAL.memberships(f))
+    return set(evaluator().memberships(f))
 
 
 @pytest.mark.parametrize(("audience", "inside", "outside"), [
@@ -80,7 +82,7 @@ def test_a_builtin_audience_holds_exactly_on_its_side_of_each_condition(audience
 
 
 def _rfm(last: datetime | None, orders: int, aov: int) -> str | None:
-    return EVAL.rfm_segment(facts(last_order_at=last, orders_180d=orders, aov_180d=aov))
+    return evaluator().rfm_segment(facts(last_order_at=last, orders_180d=orders, aov_180d=aov))
 
 
 def test_rfm_recency_frequency_and_monetary_cuts_at_their_exact_edges():
@@ -112,21 +114,22 @@ def test_rfm_settings_accept_their_bounds_and_refuse_what_lies_beyond():
 
 
 def test_the_evaluator_needs_an_aware_instant_and_answers_by_audience_id():
-    with pytest.raises(ValueError, match="as_of must be timezone-aware"):
+    with pytest.raises(ValueError) as caught:
         BuiltinEvaluator(datetime(2026, 11, 23))
+    assert str(caught.value) == "as_of must be timezone-aware"
     follower = facts(is_follower=True)
-    assert EVAL.matches("scene_followers", follower) and EVAL.predicate("scene_followers")(follower)
-    assert not EVAL.matches("rec_recent_buyers", follower)
+    assert evaluator().matches("scene_followers", follower) and evaluator().predicate("scene_followers")(follower)
+    assert not evaluator().matches("rec_recent_buyers", follower)
     with pytest.raises(KeyError):
-        EVAL.matches("nope", follower)
+        evaluator().matches("nope", follower)
 
 
 def test_memberships_come_in_catalogue_order_and_counts_cover_every_audience():
     loyal = facts(orders_30d=1, orders_180d=2, orders_total=2, is_follower=True, last_order_at=ago(1),
                   first_order_at=ago(200), aov_180d=1)
-    got = EVAL.memberships(loyal)
+    got = evaluator().memberships(loyal)
     assert list(got) == [a for a in BUILTIN_IDS if a in got]
-    counts = builtin_counts([loyal, loyal, facts()], EVAL)
+    counts = builtin_counts([loyal, loyal, facts()], evaluator())
     assert set(counts) == set(BUILTIN_IDS)
     assert counts["rec_loyal"] == 2 and counts["scene_followers"] == 2 and counts["key_new"] == 0
 
