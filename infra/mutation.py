@@ -190,7 +190,8 @@ def measure(work: Path, modules: list[str], tests: list[str], per_module: int | 
     rerun = rerun and all((work / "mutants" / f"{m}.meta").exists() for m in modules)  # else: a first full run
     if not rerun:
         shutil.rmtree(work / "mutants", ignore_errors=True)
-    names = [n for s in scores(work, modules) for n in s.survivors] if rerun else []
+    # Not killed last time, or not checked since their function changed.
+    names = [n for s in scores(work, modules) for n, st in s.statuses.items() if st not in CAUGHT] if rerun else []
     prepare(work, modules, tests)
     if per_module:
         with inside(work):
