@@ -20,6 +20,7 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy chalicelib app.py infra devtools
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests
+	$(PY) -m infra.mutation --sample $(MUTATION_SAMPLE)
 
 demo: $(STAMP)
 	$(PY) -m infra.local.demo
@@ -49,8 +50,9 @@ fuzz: $(STAMP)
 		tests/hardening/test_fuzz_api.py tests/hardening/test_rule_fuzz.py tests/hardening/test_ingest_fuzz.py tests/unit
 
 # Mutation testing of the pure domain (infra/mutation.py): every mutant, module by module, against tests/unit/.
-# `infra.mutation --sample N` runs a fixed sample of N mutants per module and fails below a 90 % kill rate.
+# `make test` runs a fixed sample of MUTATION_SAMPLE mutants per module and fails below a 90 % kill rate.
 # MUTATE_ARGS="--module chalicelib/reports/stats.py" for one module, "--rerun" to retry only the survivors.
+MUTATION_SAMPLE ?= 10
 mutate: $(STAMP)
 	$(PY) -m infra.mutation --work build/mutation $(MUTATE_ARGS)
 
