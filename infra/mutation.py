@@ -1,6 +1,6 @@
 """Mutation testing of the pure domain with mutmut: every mutant (`make mutate`) or a fixed sample (`make test`).
 
-mutmut runs in a scratch copy (chalicelib/ and tests/, so the tree being edited is never touched) and
+mutmut runs in a scratch copy (chalicelib/, tests/, devtools/, app.py: the tree being edited is never touched) and
 tests each mutant against tests/unit/. The sample is the same for the same source: per module, the mutants whose
 names hash lowest. Equivalent mutants are excluded with mutmut's own `# pragma: no mutate` plus a reason; the
 table counts what those pragmas hide by generating the module's mutants once without them.
@@ -38,6 +38,7 @@ MODULES = (
     "chalicelib/customers/metrics.py",
 )
 THRESHOLD = 0.90
+TREES = ("chalicelib", "tests", "devtools")  # what the scratch project copies
 SAMPLE_PER_MODULE = 12
 PRAGMA = re.compile(r"\s*#\s*pragma: no mutate\b.*$")
 # Statuses of mutmut.stats.status_by_exit_code that count as caught; "no tests" and "survived" do not.
@@ -112,10 +113,13 @@ def sample(modules: list[str], per_module: int) -> list[str]:
 def prepare(work: Path, modules: list[str], tests: list[str]) -> None:
     """A scratch project for mutmut: the package, the tests (tests/unit/ runs) and a pyproject naming the modules."""
     work.mkdir(parents=True, exist_ok=True)
-    for part in ("chalicelib", "tests"):
+    for part in (*TREES, "app.py"):
         shutil.rmtree(work / part, ignore_errors=True)
-    shutil.copytree(ROOT / "chalicelib", work / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        (work / part).unlink(missing_ok=True)
+    for part in TREES:  # tests read the app and the dev-only helpers too (devtools: moto patches, boundaries)
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "app.py", work / "app.py")
     for extra in tests:  # a test file from elsewhere (the gate's own check hands it a weak one)
         if not extra.startswith("tests/unit/"):
             target = work / "tests" / "unit" / Path(extra).name
@@ -123,6 +127,7 @@ def prepare(work: Path, modules: list[str], tests: list[str]) -> None:
     selection = [t if t.startswith("tests/unit/") else f"tests/unit/{Path(t).name}" for t in tests]
     config = {
         "source_paths": ["chalicelib/"],
+        "also_copy": ["app.py", *(f"{t}/" for t in TREES if t not in ("chalicelib", "tests"))],
         "only_mutate": modules,
         "pytest_add_cli_args_test_selection": selection or ["tests/unit/"],
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist"],
@@ -132,7 +137,7 @@ def prepare(work: Path, modules: list[str], tests: list[str]) -> None:
     base = (ROOT / "pyproject.toml").read_text().split("[tool.mutmut]")[0]
     (work / "pyproject.toml").write_text(base + "\n[tool.mutmut]\n" + "\n".join(lines) + "\n")
     kept = work / "mutants"  # a resumed run: mutmut copies new files in but leaves deleted ones behind
-    for old in [p for part in ("chalicelib", "tests") for p in (kept / part).rglob("*.py")]:
+    for old in [p for part in TREES for p in (kept / part).rglob("*.py")]:
         if not (work / old.relative_to(kept)).exists():
             old.unlink()
 
