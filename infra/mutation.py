@@ -66,7 +66,7 @@ class Score:
 
     @property
     def rate(self) -> float:
-        return self.killed / self.tested if self.tested else 1.0
+        return self.killed / self.tested if self.tested else 0.0  # nothing measured is no score
 
 
 @contextmanager
