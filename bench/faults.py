@@ -259,14 +259,13 @@ class Scenario:
     @staticmethod
     def _why(queue: str, body: str) -> str:
         """What the chunk recorded about its last failure (a plan segment records nothing of the kind)."""
-        import json
-
         from chalicelib import wiring
+        from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
 
-        msg = json.loads(body)
         if queue != "dispatch":
-            return f"{queue} segment {msg.get('segment')}: its five receives failed"
-        chunk = wiring.run_store().get_chunk(msg["merchant_id"], msg["run_id"], msg["chunk_id"])
+            return f"{queue} segment {PlanMessage.model_validate_json(body).segment}: its five receives failed"
+        msg = ChunkMessage.model_validate_json(body)
+        chunk = wiring.run_store().get_chunk(msg.merchant_id, msg.run_id, msg.chunk_id)
         if chunk is None:
             return "dispatch: chunk missing"
         if chunk.owner is not None:

@@ -24,14 +24,13 @@ from cfnlint.helpers import load_resource
 from chalice.package import YAMLTemplateSerializer
 from chalice.utils import to_cfn_resource_name
 
-from chalicelib.core.resources import QUEUES, TABLES, QueueSpec, TableSpec, table_spec
+from chalicelib.core.resources import QUEUES, STREAM_RETRIES, TABLES, QueueSpec, TableSpec, table_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 STAGE = "dev"
 RUNTIME = "python3.13"
 REGION = "us-east-1"
-STREAM_RETRIES = 3  # as infra.local.runtime.STREAM_RETRIES; then the record goes to the stream's DLQ
 DLQ_RETENTION = 1_209_600  # 14 days, the SQS maximum: time to look at a poison message
 QUEUE_RETENTION = 345_600  # 4 days, the SQS default, said out loud
 # Pollers per SQS mapping. Reserved concurrency would make Lambda throttle deliveries, and throttled

@@ -67,6 +67,9 @@ TABLES: tuple[TableSpec, ...] = (
 # attribution and triggers need no faster than the minute tick that sends triggered touches.
 STREAM_BATCH_SIZE = 1000
 STREAM_BATCHING_WINDOW_SECONDS = 5
+# Retries of a failing stream batch (the mapping's MaximumRetryAttempts, bisected); then the record goes to the
+# stream's dead-letter queue. The local runtime retries as often.
+STREAM_RETRIES = 3
 
 QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("plan", "plan work: resolve a run's target into recipient chunks", visibility_timeout=900, batch_size=1),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from chalicelib.channels.base import Channel, IssuedCoupon, Message, render_values
 from chalicelib.channels.base import Recipient as ChannelRecipient
@@ -19,6 +20,7 @@ from chalicelib.coupons.model import CouponTerms
 from chalicelib.coupons.policy import value_text
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.customers.store import CustomerStore
+from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
 from chalicelib.dispatch.model import Later, Recipient, delivery_key
 from chalicelib.dispatch.snapshot import SENDABLE, CampaignView
 from chalicelib.dispatch.targets import TargetResolver
@@ -37,10 +39,16 @@ class SqsQueues:
             self._urls[queue] = self._sqs.get_queue_url(QueueName=get_config().queue(queue))["QueueUrl"]
         return self._urls[queue]
 
-    def send(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(bodies), 10):
-            entries = [{"Id": str(i), "MessageBody": json.dumps(b, separators=(",", ":"))}
-                       for i, b in enumerate(bodies[start:start + 10])]
+    def send_plans(self, messages: Sequence[PlanMessage]) -> None:
+        self._send("plan", messages)
+
+    def send_chunks(self, messages: Sequence[ChunkMessage]) -> None:
+        self._send("dispatch", messages)
+
+    def _send(self, queue: str, messages: Sequence[BaseModel]) -> None:
+        for start in range(0, len(messages), 10):
+            entries = [{"Id": str(i), "MessageBody": m.model_dump_json()}
+                       for i, m in enumerate(messages[start:start + 10])]
             for _ in range(3):
                 failed = self._sqs.send_message_batch(QueueUrl=self.url(queue), Entries=entries).get("Failed") or []
                 if not failed:

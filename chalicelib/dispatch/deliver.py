@@ -11,6 +11,7 @@ from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TxCancelled, join_update
 from chalicelib.customers.rows import CustomerRow
+from chalicelib.dispatch.messages import chunk_messages
 from chalicelib.dispatch.model import (
     LEASE_SECONDS,
     RETRY_GIVE_UP,
@@ -346,8 +347,7 @@ class DeliverService:
         record = self._campaigns.get(chunk.merchant_id, campaign.campaign_id)
         if record is not None and record.status in SENDABLE:  # resumed meanwhile: resume may not have seen it
             self._due.delete([parked])
-            self._queues.send("dispatch", [{"v": 1, "merchant_id": chunk.merchant_id, "run_id": chunk.run_id,
-                                            "chunk_id": chunk.chunk_id}])
+            self._queues.send_chunks(chunk_messages(chunk.merchant_id, chunk.run_id, [chunk.chunk_id]))
         return "parked"
 
     def _cancel(self, chunk: Chunk, owner: str, now: datetime) -> str:

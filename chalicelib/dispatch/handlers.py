@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import wiring
 from chalicelib.core.batch import run_batch
 from chalicelib.core.clock import parse_iso
-from chalicelib.dispatch.schemas import ChunkMessage, PlanMessage
+from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
 
 
 def on_tick(event: dict[str, Any]) -> dict[str, Any]:

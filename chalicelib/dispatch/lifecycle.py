@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.campaigns.schedule import OnceSchedule
 from chalicelib.core.clock import Clock, parse_iso
 from chalicelib.core.records import Record
+from chalicelib.dispatch.messages import chunk_message_of
 from chalicelib.dispatch.model import DueKind, RunStatus
 from chalicelib.dispatch.occurrences import first_due, occurrence_due
 from chalicelib.dispatch.ports import DueRepo, QueuePort, RunRepo
@@ -62,8 +63,7 @@ class DispatchLifecycle:
         parked = [i for i in self._due.of_campaign(campaign.merchant_id, campaign.id) if i.kind is DueKind.PARKED]
         chunks = [i for i in parked if "chunk_id" in i.payload]
         if chunks:
-            self._queues.send("dispatch", [{"v": 1, "merchant_id": i.merchant_id, "run_id": i.payload["run_id"],
-                                            "chunk_id": i.payload["chunk_id"]} for i in chunks])
+            self._queues.send_chunks([chunk_message_of(i) for i in chunks])
         for item in parked:
             if "occurrence" in item.payload:
                 due = occurrence_due(campaign.merchant_id, campaign.id, parse_iso(item.payload["occurrence"]))

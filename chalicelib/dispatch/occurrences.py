@@ -20,6 +20,7 @@ from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.messages import plan_messages
 from chalicelib.dispatch.model import DueItem, DueKind, Run, run_id_for, segments_for
 from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, CampaignView, view
@@ -115,8 +116,7 @@ class OccurrenceStarter:
                 self._campaigns.set_status(merchant_id, campaign_id, "running", now, expected_status=("scheduled",))
             except Conflict:
                 log.info("campaign %s left scheduled before its first run", campaign_id)
-        self._queues.send("plan", [{"v": 1, "merchant_id": merchant_id, "run_id": run.run_id, "segment": s}
-                                   for s in range(segments)])
+        self._queues.send_plans(plan_messages(merchant_id, run.run_id, segments))
         self._due.mark_done([item], now)
         return 1
 

@@ -12,6 +12,7 @@ from chalicelib.audiences.model import Member
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule
 from chalicelib.core.clock import to_iso
 from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.messages import PlanMessage, chunk_messages
 from chalicelib.dispatch.model import (
     CHUNK_MAX,
     Chunk,
@@ -170,7 +171,7 @@ class PlanService:
 
     def _continue(self, run: Run, segment: int, chunks: int) -> dict[str, Any]:
         """Out of time: the progress is committed, a fresh invocation resumes from the cursor."""
-        self._queues.send("plan", [{"v": 1, "merchant_id": run.merchant_id, "run_id": run.run_id, "segment": segment}])
+        self._queues.send_plans([PlanMessage(merchant_id=run.merchant_id, run_id=run.run_id, segment=segment)])
         return {"chunks": chunks, "continued": True}
 
     def _birthday_filter(self, run: Run, campaign: CampaignView) -> Callable[[Member], bool] | None:
@@ -238,5 +239,4 @@ class PlanService:
 
     def _send_chunks(self, merchant_id: str, run_id: str, chunk_ids: list[str]) -> None:
         if chunk_ids:
-            self._queues.send("dispatch", [{"v": 1, "merchant_id": merchant_id, "run_id": run_id, "chunk_id": c}
-                                           for c in chunk_ids])
+            self._queues.send_chunks(chunk_messages(merchant_id, run_id, chunk_ids))

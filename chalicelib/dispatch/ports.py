@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from chalicelib.core.tx import TxOp
 from chalicelib.customers.rows import CustomerRow
+from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
 from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Later, Recipient, Run, RunStatus
 from chalicelib.dispatch.reaches import Reach
 from chalicelib.dispatch.snapshot import CampaignView
@@ -78,8 +79,12 @@ class RunRepo(Protocol):
 
 
 class QueuePort(Protocol):
-    def send(self, queue: str, bodies: Sequence[dict[str, Any]]) -> None:
-        """SendMessageBatch, 10 a request; raises if any message was not accepted."""
+    """The two dispatch queues, one send per queue (SendMessageBatch, 10 a request; raises if any message was not
+    accepted)."""
+
+    def send_plans(self, messages: Sequence[PlanMessage]) -> None: ...
+
+    def send_chunks(self, messages: Sequence[ChunkMessage]) -> None: ...
 
 
 class CustomerSource(Protocol):

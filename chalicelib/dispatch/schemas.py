@@ -1,8 +1,6 @@
-"""Pydantic at the dispatch edges: queue messages (versioned) and the runs API's answers."""
+"""Pydantic at the runs API's edge: its query and answers (the queue messages are dispatch.messages)."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -10,20 +8,6 @@ from chalicelib.core.clock import to_iso
 from chalicelib.core.schemas import ListQuery
 from chalicelib.dispatch.model import Run
 from chalicelib.dispatch.runs import Progress
-
-
-class PlanMessage(BaseModel):
-    v: Literal[1] = 1
-    merchant_id: str
-    run_id: str
-    segment: int = Field(ge=0, le=255)
-
-
-class ChunkMessage(BaseModel):
-    v: Literal[1] = 1
-    merchant_id: str
-    run_id: str
-    chunk_id: str
 
 
 class ProgressOut(BaseModel):

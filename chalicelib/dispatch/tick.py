@@ -12,8 +12,9 @@ from typing import Any
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ports import Repo
-from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled
-from chalicelib.dispatch.model import SEGMENTS, ChunkState, DueItem, DueKind, RunStatus, minute_of, minutes_between
+from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.claims import enqueue_chunks
+from chalicelib.dispatch.model import ChunkState, DueItem, DueKind, RunStatus, minute_of, minutes_between
 from chalicelib.dispatch.occurrences import OccurrenceStarter
 from chalicelib.dispatch.ports import Committer, DueRepo, QueuePort, RunRepo
 from chalicelib.dispatch.touches import TouchBatcher
@@ -64,31 +65,12 @@ class TickService:
                 by_kind[item.kind].append(item)
         for item in by_kind[DueKind.OCCURRENCE]:
             counts["occurrences"] += self._occurrences.start(item, now)
-        counts["chunks"] += self._enqueue_chunks(by_kind[DueKind.SLICE] + by_kind[DueKind.DEFERRED], now)
+        counts["chunks"] += enqueue_chunks(self._due, self._commit, self._queues,
+                                           by_kind[DueKind.SLICE] + by_kind[DueKind.DEFERRED], now)
         counts["touches"] += self._touches.batch(by_kind[DueKind.TOUCH], now)
         for item in by_kind[DueKind.CHECK]:
             counts["checks"] += self._check(item, now)
         return counts
-
-    def _enqueue_chunks(self, items: list[DueItem], now: datetime) -> int:
-        """Claim, enqueue, complete: a crash in between leaves a claim whose lease expires and is redone."""
-        done = 0
-        for start in range(0, len(items), TX_MAX_ITEMS):
-            group = items[start:start + TX_MAX_ITEMS]
-            while group:
-                try:
-                    self._commit([self._due.claim_op(i, now) for i in group])
-                    break
-                except TxCancelled as exc:
-                    lost = set(exc.tagged("claim:"))
-                    group = [i for i in group if i.sk not in lost]
-            if not group:
-                continue
-            self._queues.send("dispatch", [{"v": 1, "merchant_id": i.merchant_id, "run_id": i.payload["run_id"],
-                                            "chunk_id": i.payload["chunk_id"]} for i in group])
-            self._due.mark_done(group, now)
-            done += len(group)
-        return done
 
     def _check(self, item: DueItem, now: datetime) -> int:
         """Is the run complete? Then close it (and end the campaign after its last run); else look again later."""
@@ -128,7 +110,3 @@ class TickService:
                                        data_updates={"ended_at": to_iso(now)})
         except Conflict:
             log.info("campaign %s not ended: its state moved on", campaign_id)
-
-    @staticmethod
-    def plan_messages(merchant_id: str, run_id: str) -> list[dict[str, Any]]:
-        return [{"v": 1, "merchant_id": merchant_id, "run_id": run_id, "segment": s} for s in range(SEGMENTS)]

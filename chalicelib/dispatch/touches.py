@@ -9,7 +9,8 @@ from datetime import date, datetime, time, timedelta
 from chalicelib.campaigns.schedule import local_date, local_to_utc, zone
 from chalicelib.core.clock import to_iso
 from chalicelib.core.ports import Repo
-from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.claims import claim, enqueue_chunks
+from chalicelib.dispatch.messages import chunk_messages
 from chalicelib.dispatch.model import (
     Chunk,
     DueItem,
@@ -59,11 +60,11 @@ class TouchBatcher:
     def _group(self, merchant_id: str, campaign_id: str, group: list[DueItem], now: datetime) -> int:
         redo = [i for i in group if i.payload.get("chunk_id")]  # claimed before a crash: the chunk exists
         if redo:
-            self._claim_send_done(redo, now)
+            enqueue_chunks(self._due, self._commit, self._queues, redo, now)
         fresh = [i for i in group if not i.payload.get("chunk_id")]
         record = self._campaigns.get(merchant_id, campaign_id)
         if record is None or (record.status not in SENDABLE and record.status != PAUSED):
-            self._claim_send_done(fresh, now, status="dropped")
+            self._due.mark_done(claim(self._due, self._commit, fresh, now), now, status="dropped")
             return len(redo)
         tz = self._tz(merchant_id)
         by_day: dict[str, list[DueItem]] = defaultdict(list)
@@ -79,46 +80,30 @@ class TouchBatcher:
         return sent
 
     def _chunk(self, run: Run, items: list[DueItem], now: datetime) -> int:
-        while items:
-            customers = list(dict.fromkeys(i.payload["customer_id"] for i in items))
-            chunk = Chunk(run.merchant_id, run.run_id, touch_chunk_id([i.sk for i in items]),
-                          [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id)
-            ops: list[Op] = [self._due.claim_op(i, now, {**i.payload, "chunk_id": chunk.chunk_id,
-                                                         "run_id": run.run_id}) for i in items]
-            ops += [self._runs.upsert_run_op(run, len(customers), 1), self._runs.put_chunk_op(chunk, now),
+        """One transaction: the claims, the day's run (created or counted up), the chunk and the run's check."""
+        def chunk_of(group: list[DueItem]) -> Chunk:  # its id derives from its touches: a retry without the lost
+            customers = list(dict.fromkeys(i.payload["customer_id"] for i in group))  # ones is another chunk
+            return Chunk(run.merchant_id, run.run_id, touch_chunk_id([i.sk for i in group]),
+                         [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id)
+
+        def ops(group: list[DueItem]) -> list[Op]:
+            chunk = chunk_of(group)
+            claims = [self._due.claim_op(i, now, {**i.payload, "chunk_id": chunk.chunk_id, "run_id": run.run_id})
+                      for i in group]
+            return [*claims, self._runs.upsert_run_op(run, len(chunk.recipients), 1),
+                    self._runs.put_chunk_op(chunk, now),
                     self._due.put_op(check_due(run.merchant_id, run.run_id, run.campaign_id, self._closes(run, now)),
                                      now, only_new=False)]
-            try:
-                self._commit(ops)
-            except TxCancelled as exc:
-                lost = set(exc.tagged("claim:"))
-                items = [i for i in items if i.sk not in lost]
-                continue
-            self._queues.send("dispatch", [{"v": 1, "merchant_id": run.merchant_id, "run_id": run.run_id,
-                                            "chunk_id": chunk.chunk_id}])
-            self._due.mark_done(items, now)
-            return len(items)
-        return 0
+
+        claimed = claim(self._due, self._commit, items, now, ops)
+        if not claimed:
+            return 0
+        self._queues.send_chunks(chunk_messages(run.merchant_id, run.run_id, [chunk_of(claimed).chunk_id]))
+        self._due.mark_done(claimed, now)
+        return len(claimed)
 
     def _closes(self, run: Run, now: datetime) -> datetime:
         """When the day's run is looked at for completion: after its local day (and any chunk added later)."""
         day = date.fromisoformat(str(run.extra["local_day"]))
         end = local_to_utc(day + timedelta(days=1), time(0), zone(self._tz(run.merchant_id)))
         return max(end + CLOSE_GRACE, now + timedelta(minutes=1))
-
-    def _claim_send_done(self, items: list[DueItem], now: datetime, status: str = "done") -> None:
-        while items:
-            try:
-                self._commit([self._due.claim_op(i, now) for i in items])
-                break
-            except TxCancelled as exc:
-                lost = set(exc.tagged("claim:"))
-                items = [i for i in items if i.sk not in lost]
-        if not items:
-            return
-        if status == "done":
-            seen = {(i.merchant_id, i.payload["run_id"], i.payload["chunk_id"]) for i in items}
-            self._queues.send("dispatch", [{"v": 1, "merchant_id": m, "run_id": r, "chunk_id": c}
-                                           for m, r, c in sorted(seen)])
-        self._due.mark_done(items, now, status=status)
-

@@ -13,12 +13,11 @@ from typing import Any
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
-from chalicelib.core.resources import QUEUES, STREAM_BATCH_SIZE
+from chalicelib.core.resources import QUEUES, STREAM_BATCH_SIZE, STREAM_RETRIES
 from infra.local.provision import provision
 
 log = logging.getLogger(__name__)
 ACCOUNT = "123456789012"
-STREAM_RETRIES = 3
 
 
 def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
-from chalicelib.dispatch.model import Entry, Outcome
+from chalicelib.dispatch.messages import plan_messages
+from chalicelib.dispatch.model import SEGMENTS, Entry, Outcome
 from chalicelib.dispatch.store import RunStore
-from chalicelib.dispatch.tick import TickService
 from tests.support.dispatch import (
     RecordingChannel,
     campaign_body,
@@ -245,7 +245,7 @@ def test_a_plan_segment_out_of_time_continues_itself_when_its_budget_runs_low(ap
     set_watermark(NOW)
     runtime.tick(NOW)
     run_id = runs_of(api, merchant, cid)[0]["run_id"]
-    wiring.queues().send("plan", TickService.plan_messages(merchant.id, run_id))  # every segment delivered twice
+    wiring.queues().send_plans(plan_messages(merchant.id, run_id, SEGMENTS))  # every segment delivered twice
     runtime.drain()
     continued = sum(1 for r in results if r.get("continued"))
     assert continued >= 10, results
@@ -268,7 +268,7 @@ def test_a_short_customer_list_is_planned_by_one_segment_into_whole_chunks(api, 
     tick_and_drain(runtime, NOW)
     run_id = runs_of(api, merchant, listed)[0]["run_id"]
     # Plan messages for segments the run does not have (a stray or replayed message) plan nothing.
-    wiring.queues().send("plan", TickService.plan_messages(merchant.id, run_id))
+    wiring.queues().send_plans(plan_messages(merchant.id, run_id, SEGMENTS))
     runtime.drain()
     chunks = RunStore().chunks_of(merchant.id, run_id)
     assert len(chunks) == 1 and len(chunks[0].recipients) == 40

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import wiring
+from chalicelib.dispatch.messages import chunk_messages
 from tests.support.dispatch import (
     campaign_body,
     make_coupon,
@@ -97,8 +98,7 @@ def test_quiet_hour_send_is_deferred_and_released_once_at_nine_when_the_tick_rea
         runtime.tick(nine + timedelta(minutes=minutes))
         runtime.drain()
     chunks = wiring.run_store().chunks_of(merchant.id, run["run_id"])
-    wiring.queues().send("dispatch", [{"v": 1, "merchant_id": merchant.id, "run_id": run["run_id"],
-                                        "chunk_id": c.chunk_id} for c in chunks])  # SQS delivers it once more
+    wiring.queues().send_chunks(chunk_messages(merchant.id, run["run_id"], [c.chunk_id for c in chunks]))  # again
     runtime.drain()
     for cid in ids:
         inbox = api.get(f"/v1/customers/{cid}/inbox", token=merchant.token)
