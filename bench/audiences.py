@@ -49,49 +49,6 @@ def _fresh_clients() -> None:
         pending.extend(model.__subclasses__())
 
 
-def speed_up_moto() -> None:
-    """Make in-process moto fast enough for 100,000 items without changing what it answers or how it pages.
-
-    moto 5 sorts EVERY item of the table for each Query page (then keeps one partition) and serialises results
-    through its generic shape walker; at 100,000 items that is seconds per request. Here a table-key Query
-    looks at its own partition only (pre-sorted by sort key, so moto's own sort, start-key skipping and 1 MB
-    page cut run unchanged), and Query / GetItem / BatchGetItem results are dumped with json.dumps.
-    Transactions and sorting get devtools.fastmoto (moto deep-copies the table once per transaction item).
-    """
-    from moto.dynamodb.models.table import Table
-    from moto.dynamodb.responses import DynamoResult
-
-    from devtools import fastmoto
-
-    fastmoto.install()
-    if getattr(Table, "_bench_fast", False):
-        return
-    query, execute = Table.query, DynamoResult.execute_result
-
-    def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or hash_key is None or not self.range_key_attr:
-            return query(self, hash_key, *args, **kwargs)
-        items = sorted(self.items.get(hash_key, {}).values(), key=lambda item: item.range_key.value)
-        self.all_items = lambda: items
-        try:
-            return query(self, hash_key, *args, **kwargs)
-        finally:
-            del self.all_items
-
-    def dump(self: Any, context: Any) -> Any:
-        if context.operation_model.name in ("Query", "GetItem", "BatchGetItem"):
-            try:
-                return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
-            except TypeError:
-                pass
-        return execute(self, context)
-
-    for owner, name, value in ((Table, "query", partition_query), (DynamoResult, "execute_result", dump),
-                               (Table, "_bench_fast", True)):
-        setattr(owner, name, value)
-
-
 # -- data ---------------------------------------------------------------------------------------------------
 def generate(n: int, seed: int = 11) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
     """(profile doc as ingestion stores it, activity doc folded with the pure metrics functions) per customer."""
@@ -280,7 +237,9 @@ def main() -> int:
     counter = RequestCounter().install()
     import moto
 
-    speed_up_moto()
+    from devtools import fastmoto
+
+    fastmoto.install()  # transactions, sorts, partition Queries, read dumps: stock moto's answers at 100,000 items
     started = time.perf_counter()
     print(f"audience bench: {CUSTOMERS:,} customers, in-process moto, as_of {NOW:%Y-%m-%dT%H:%M:%SZ}")
     with moto.mock_aws():

@@ -1,9 +1,12 @@
 """moto sorts a whole table on every Query and Scan comparing DynamoType objects (each comparison re-casts both
-values); this sorts on the cast values once per item instead: the same order, a fraction of the time."""
+values); this sorts on the cast values once per item instead: the same order, a fraction of the time. Inside a
+table-key Query (devtools.fastmoto.queries) it returns that partition only."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from devtools.fastmoto import queries
 
 
 def _sort_key(item: Any) -> Any:
@@ -15,6 +18,9 @@ def _sort_key(item: Any) -> Any:
 
 def all_items(self: Any) -> list[Any]:
     """moto's Table.all_items: every item, sorted by (hash, range) key."""
+    asked = queries.partition(self)
+    if asked is not None:
+        return sorted(asked, key=_sort_key)
     items: list[Any] = []
     for hash_set in self.items.values():
         if self.range_key_attr:

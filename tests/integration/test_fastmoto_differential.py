@@ -1,7 +1,7 @@
 """devtools.fastmoto against stock moto: one script of transactions, queries and scans (tests/support/dynamo_script.py)
 run on both, compared step by step: every response or error (with CancellationReasons) and, after every transaction,
-every table's items and stream records. The mutants below prove the comparison notices a non-atomic transaction and a
-wrong sort order."""
+every table's items and stream records. The mutants below prove the comparison notices a non-atomic transaction, a
+wrong sort order and a Query that reads part of its partition."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ import moto
 import pytest
 from botocore.config import Config
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
 
 from devtools import fastmoto
-from devtools.fastmoto import sorting, transactions
+from devtools.fastmoto import queries, transactions
 from tests.support import dynamo_cases as cases
 from tests.support import dynamo_script as script
 
@@ -29,10 +28,12 @@ def moto_world() -> Iterator[None]:
         yield
 
 
-def recorded(transact: Callable[..., Any], all_items: Callable[..., Any]) -> Recording:
+def recorded(stock: bool = False, **instead: Callable[..., Any]) -> Recording:
+    """The script on stock moto, or on every fastmoto patch with some replaced (by attribute name)."""
     with moto.mock_aws(), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DynamoDBBackend, "transact_write_items", transact)
-        patch.setattr(Table, "all_items", all_items)
+        for owner, name, original, ours in fastmoto.PATCHES:
+            patch.setattr(owner, name, original if stock else instead.pop(name, ours))
+        assert not instead, instead
         return script.record()
 
 
@@ -49,11 +50,11 @@ def differences(stock: Recording, other: Recording) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stock() -> Recording:
-    return recorded(fastmoto.STOCK_TRANSACT_WRITE_ITEMS, fastmoto.STOCK_ALL_ITEMS)
+    return recorded(stock=True)
 
 
 def test_patched_moto_answers_and_stores_exactly_what_stock_moto_does(stock):
-    patched = recorded(transactions.transact_write_items, sorting.all_items)
+    patched = recorded()
     assert differences(stock, patched) == []
     by_label = {label: answer for label, answer, _ in stock}
     # The script reaches the cases it is meant to (stock moto's own answers).
@@ -72,7 +73,7 @@ def test_patched_moto_answers_and_stores_exactly_what_stock_moto_does(stock):
 
 def test_the_comparison_catches_a_transaction_patch_that_writes_items_one_by_one(stock, monkeypatch):
     monkeypatch.setattr(transactions.Journal, "rollback", lambda self: None)
-    found = differences(stock, recorded(transactions.transact_write_items, sorting.all_items))
+    found = differences(stock, recorded())
     for case in ("condition failure", "later item: put over 400 KB", "later item: update over 400 KB on a new item",
                  "later item: key of the wrong type in an update", "100 items with the last one failing"):
         assert f"{case}: tables differ" in found, found
@@ -82,8 +83,16 @@ def test_the_comparison_catches_a_sort_that_orders_numbers_as_strings(stock, mon
     def as_strings(self: Any) -> list[Any]:
         return sorted(fastmoto.STOCK_ALL_ITEMS(self), key=lambda i: str(i.hash_key.value))
 
-    found = differences(stock, recorded(transactions.transact_write_items, as_strings))
+    found = differences(stock, recorded(all_items=as_strings))
     assert any(f.startswith(f"scan {cases.COUNTERS}: answer") for f in found), found
+
+
+def test_the_comparison_catches_a_query_that_reads_part_of_its_partition(stock, monkeypatch):
+    partition = queries.partition
+    monkeypatch.setattr(queries, "partition", lambda table: (partition(table) or [None])[1:] or None)
+    found = differences(stock, recorded())
+    assert f"query {cases.ORDERS} 'a' forward: answer" in " ".join(found), found
+    assert not any(f.startswith("scan") for f in found), found
 
 
 def test_an_item_naming_two_operations_leaves_every_table_as_it_was(moto_world, monkeypatch):
