@@ -1,5 +1,9 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-PYTHON ?= python3
+# Lambda runs python3.13: the venv uses it where it exists (on PATH, or under pyenv even when pyenv's global
+# version is another one, whose shim would refuse), else python3. `make PYTHON=python3.11 ...` overrides.
+PY313 := $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
+	$(shell $(p) -c "import sys; assert sys.version_info[:2] == (3, 13)" >/dev/null 2>&1 && echo $(p))))
+PYTHON ?= $(or $(PY313),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -8,6 +12,9 @@ STAMP := $(VENV)/.installed
 
 # pip stays below 26.3: chalice 1.34 declares pip<26.3 and would otherwise downgrade it during the install.
 $(STAMP): requirements.txt requirements-dev.txt
+	@# A venv of another interpreter is rebuilt, not upgraded in place.
+	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys.version_info[:2])')" != \
+		"$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" ]; then echo "rebuilding $(VENV) for $(PYTHON)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip<26.3" 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true

@@ -33,6 +33,13 @@ ACCEPTED_CONTENT_TYPES = [JSON, "text/plain", "text/csv", "application/x-www-for
                           "multipart/form-data", "application/xml", "application/octet-stream"]
 PATH_PARAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 MAX_BODY_BYTES = 1_048_576
+# Arrays and objects nest at most this deep in a body (ours nest a handful of levels). An explicit limit, checked
+# before decoding: how deep json.loads itself can go depends on the interpreter (3.11 raises RecursionError
+# near 1,000 levels, 3.12+ much deeper), so the answer would otherwise differ between runtimes.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,18 @@ def principal_of(context: Mapping[str, Any] | None) -> Principal:
                      staff_id=auth.get("staff_id") or None)
 
 
+def _too_deep(data: bytes) -> bool:
+    """True when brackets outside strings nest deeper than MAX_JSON_DEPTH (each pass drops the innermost pairs)."""
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return False
+        brackets, pairs = _INNERMOST.subn(b"", brackets)
+        if not pairs:
+            return False  # unbalanced: json.loads names the error
+    return bool(brackets) and _INNERMOST.search(brackets) is not None
+
+
 def _parse_body(raw: bytes | str | None, headers: Mapping[str, str], model: type[BaseModel]) -> Any:
     data = raw.encode() if isinstance(raw, str) else (raw or b"")
     if len(data) > MAX_BODY_BYTES:
@@ -140,6 +159,8 @@ def _parse_body(raw: bytes | str | None, headers: Mapping[str, str], model: type
     ctype = headers.get("content-type", JSON).lower()
     if "json" not in ctype:
         raise Invalid(f"content type must be {JSON}", field="header.Content-Type")
+    if _too_deep(data):
+        raise MalformedBody(f"body nests arrays or objects more than {MAX_JSON_DEPTH} deep", field="body")
     try:
         parsed = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

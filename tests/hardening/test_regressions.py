@@ -174,3 +174,17 @@ def test_another_lists_cursor_is_a_400_naming_the_cursor_when_sent_to_campaigns(
     assert r.status == 400
     assert r.json["error"]["field"] == "query.cursor"
     assert api.get(f"/v1/contents?cursor={quote(cursor)}", token=merchant.token).status == 200
+
+
+def test_nesting_limit_is_explicit_and_the_same_on_every_interpreter_when_a_body_nests_to_it(
+        api: Any, merchant: Any) -> None:
+    """3.11's json.loads raised RecursionError near 1,000 levels, 3.13's goes far deeper: the runtime set the limit."""
+    from chalicelib.core.http import MAX_JSON_DEPTH
+
+    at_limit = "[" * (MAX_JSON_DEPTH - 1) + '"[{"' + "]" * (MAX_JSON_DEPTH - 1)  # brackets in strings do not count
+    r = api.post("/v1/audiences/estimate", raw='{"rule": ' + at_limit + "}", token=merchant.token)
+    assert r.status == 400 and r.json["error"]["code"] != "malformed_json", r
+    over = '{"rule": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}"
+    r = api.post("/v1/audiences/estimate", raw=over, token=merchant.token)
+    assert r.status == 400 and r.json["error"]["code"] == "malformed_json", r
+    assert f"more than {MAX_JSON_DEPTH} deep" in r.json["error"]["message"], r
