@@ -7,11 +7,25 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
+from chalicelib.core.resources import QUEUES, TABLES
+
+
+def table_variable(logical: str) -> str:
+    """The environment variable that names a table's physical name (`MKT_TABLE_DEFINITIONS`)."""
+    return f"MKT_TABLE_{logical.upper()}"
+
+
+def queue_variable(logical: str) -> str:
+    """The environment variable that holds a queue's URL (`MKT_QUEUE_PLAN_URL`)."""
+    return f"MKT_QUEUE_{logical.upper()}_URL"
+
 
 class Config(BaseModel):
     """Deployment-level settings; per-merchant settings live in DynamoDB."""
 
-    prefix: str = Field(default="mkt", description="prefix of every table and queue name")
+    prefix: str = Field(default="mkt", description="prefix of table and queue names nothing else names")
+    tables: dict[str, str] = Field(default_factory=dict, description="logical → physical table name (template)")
+    queue_urls: dict[str, str] = Field(default_factory=dict, description="logical queue → URL (template)")
     region: str = "us-east-1"
     endpoint_url: str | None = None
     export_bucket: str = "mkt-exports"
@@ -23,20 +37,27 @@ class Config(BaseModel):
     )
 
     def table(self, name: str) -> str:
-        """Physical table name for a logical one."""
-        return f"{self.prefix}-{name}"
+        """Physical table name for a logical one: the template's (CloudFormation names it), else `<prefix>-<name>`."""
+        return self.tables.get(name) or f"{self.prefix}-{name}"
 
     def queue(self, name: str) -> str:
-        """Physical queue name for a logical one."""
-        return f"{self.prefix}-{name}"
+        """Physical queue name for a logical one: the last part of the template's URL, else `<prefix>-<name>`."""
+        url = self.queue_urls.get(name)
+        return url.rsplit("/", 1)[-1] if url else f"{self.prefix}-{name}"
+
+    def queue_url(self, name: str) -> str | None:
+        """The queue's URL when the deployment gave it (then no GetQueueUrl is needed)."""
+        return self.queue_urls.get(name)
 
 
 @lru_cache(maxsize=1)
 def get_config() -> Config:
     """The one Config of this process."""
     env = os.environ
+    tables = {t.name: env[table_variable(t.name)] for t in TABLES if env.get(table_variable(t.name))}
+    queues = {q.name: env[queue_variable(q.name)] for q in QUEUES if env.get(queue_variable(q.name))}
     return Config(
-        prefix=env.get("MKT_PREFIX", "mkt"),
+        prefix=env.get("MKT_PREFIX", "mkt"), tables=tables, queue_urls=queues,
         region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1")),
         endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         export_bucket=env.get("MKT_EXPORT_BUCKET", "mkt-exports"),

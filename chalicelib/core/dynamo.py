@@ -126,6 +126,12 @@ class DefinitionItem(Model):
     version = VersionAttribute()
 
 
+class KeyItem(DefinitionItem):
+    """An API key (its hash): its own table, so that only the functions that manage keys may write one."""
+
+    Meta = table_meta("keys")
+
+
 def _record(item: DefinitionItem) -> Record:
     return Record(item.pk, item.kind, item.item_id, dict(item.data or {}), int(item.version or 0),
                   item.created_at, item.updated_at, item.status, item.label, item.idem_fp)
@@ -134,16 +140,17 @@ def _record(item: DefinitionItem) -> Record:
 class DefinitionRepo:
     """CRUD with optimistic locking and cursor paging for one kind of definition."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, model: type[DefinitionItem] = DefinitionItem) -> None:
         self.kind = kind
+        self._model = model
 
     def _sk(self, item_id: str) -> str:
         return f"{self.kind}#{item_id}"
 
     def _load(self, merchant_id: str, item_id: str) -> DefinitionItem | None:
         try:
-            return DefinitionItem.get(merchant_id, self._sk(item_id), consistent_read=True)
-        except DefinitionItem.DoesNotExist:
+            return self._model.get(merchant_id, self._sk(item_id), consistent_read=True)
+        except self._model.DoesNotExist:
             return None
 
     def get(self, merchant_id: str, item_id: str) -> Record | None:
@@ -160,11 +167,11 @@ class DefinitionRepo:
                status: str | None = None, label: str | None = None, name: str | None = None,
                idem_fp: str | None = None) -> Record:
         stamp = to_iso(now)
-        item = DefinitionItem(merchant_id, self._sk(item_id), kind=self.kind, item_id=item_id, data=data,
+        item = self._model(merchant_id, self._sk(item_id), kind=self.kind, item_id=item_id, data=data,
                               status=status, label=label, name=name, idem_fp=idem_fp,
                               created_at=stamp, updated_at=stamp)
         try:
-            item.save(condition=DefinitionItem.pk.does_not_exist())
+            item.save(condition=self._model.pk.does_not_exist())
         except PutError as exc:
             if not is_condition_failure(exc):
                 raise
@@ -207,14 +214,14 @@ class DefinitionRepo:
             raise Conflict(f"{self.kind.lower()} is {item.status}; allowed from {', '.join(expected_status)}",
                            field="status")
         # PynamoDB's update() bumps the VersionAttribute itself (adding it here again is a ValidationException).
-        actions: list[Any] = [DefinitionItem.status.set(status), DefinitionItem.updated_at.set(to_iso(now))]
+        actions: list[Any] = [self._model.status.set(status), self._model.updated_at.set(to_iso(now))]
         if data_updates:
             merged = dict(item.data or {})
             merged.update(data_updates)
-            actions.append(DefinitionItem.data.set(merged))
+            actions.append(self._model.data.set(merged))
         try:
-            item.update(actions=actions, condition=DefinitionItem.status.is_in(*expected_status)
-                        & (DefinitionItem.version == item.version))
+            item.update(actions=actions, condition=self._model.status.is_in(*expected_status)
+                        & (self._model.version == item.version))
         except UpdateError as exc:
             if is_condition_failure(exc):
                 raise Conflict(f"{self.kind.lower()} changed state concurrently; retry", field="status") from exc
@@ -229,7 +236,7 @@ class DefinitionRepo:
             raise PreconditionFailed(f"version {expected_version} is stale; current is {item.version}",
                                      field="header.If-Match")
         try:
-            item.delete(condition=DefinitionItem.version == item.version)
+            item.delete(condition=self._model.version == item.version)
         except DeleteError as exc:
             if is_condition_failure(exc):
                 raise PreconditionFailed("the item changed while you were deleting it",
@@ -243,11 +250,11 @@ class DefinitionRepo:
             raise Invalid("cursor belongs to another list", field="query.cursor")
         condition: Condition | None = None
         if status is not None:
-            condition = DefinitionItem.status == status
+            condition = self._model.status == status
         if label is not None:
-            label_cond = DefinitionItem.label == label
+            label_cond = self._model.label == label
             condition = label_cond if condition is None else condition & label_cond
-        results = DefinitionItem.query(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"),
+        results = self._model.query(merchant_id, self._model.sk.startswith(f"{self.kind}#"),
                                        filter_condition=condition, limit=limit,
                                        last_evaluated_key=start_key, consistent_read=True)
         records = [_record(item) for item in results]
@@ -255,10 +262,10 @@ class DefinitionRepo:
         return records, last
 
     def count(self, merchant_id: str) -> int:
-        return DefinitionItem.count(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"))
+        return self._model.count(merchant_id, self._model.sk.startswith(f"{self.kind}#"))
 
     def iter_all(self, merchant_id: str) -> builtins.list[Record]:
-        return [_record(i) for i in DefinitionItem.query(merchant_id, DefinitionItem.sk.startswith(f"{self.kind}#"))]
+        return [_record(i) for i in self._model.query(merchant_id, self._model.sk.startswith(f"{self.kind}#"))]
 
 
 def _resumes(start_key: dict[str, Any], merchant_id: str, kind: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -15,30 +14,10 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.ports import Repo
 from chalicelib.core.records import AlreadyExists, Record
 from chalicelib.tenancy.model import ApiKey, Merchant, MerchantSettings
+from chalicelib.tenancy.tokens import hash_secret, make_token, parse_token
 
-TOKEN_PREFIX = "mkt"
 SETTINGS_ID = "current"
 PROFILE_ID = "profile"
-
-
-def hash_secret(secret: str) -> str:
-    """SHA-256 of a 256-bit random secret: brute force is out of reach, so no slow KDF is needed."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def make_token(merchant_id: str, key_id: str, secret: str) -> str:
-    return f"{TOKEN_PREFIX}.{merchant_id}.{key_id}.{secret}"
-
-
-def parse_token(header: str) -> tuple[str, str, str] | None:
-    """(merchant, key id, secret) from 'Bearer mkt.m.k.s', or None if it is not one of ours."""
-    text = header.strip()
-    if text[:7].lower() == "bearer ":
-        text = text[7:].strip()
-    parts = text.split(".")
-    if len(parts) != 4 or parts[0] != TOKEN_PREFIX or not all(parts[1:]):
-        return None
-    return parts[1], parts[2], parts[3]
 
 
 @dataclass(frozen=True)
@@ -117,8 +96,6 @@ class TenancyService:
         if parsed is None:
             return None
         merchant_id, key_id, secret = parsed
-        if len(merchant_id) > 64 or len(key_id) > 64:
-            return None
         record = self._keys.get(merchant_id, key_id)
         if record is None:
             return None

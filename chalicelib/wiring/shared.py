@@ -18,7 +18,7 @@ from botocore.config import Config
 from chalicelib.core.cache import TtlCache
 from chalicelib.core.clock import Clock, system_clock
 from chalicelib.core.config import get_config
-from chalicelib.core.dynamo import DefinitionRepo, reset_connection
+from chalicelib.core.dynamo import DefinitionRepo, KeyItem, reset_connection
 from chalicelib.core.egress import PUBLIC, EgressPolicy
 from chalicelib.core.records import Record
 from chalicelib.tenancy.model import MerchantSettings
@@ -102,7 +102,7 @@ def repo(kind: str) -> DefinitionRepo:
 
 @part
 def tenancy_service() -> TenancyService:
-    return TenancyService(repo("MERCHANT"), repo("KEY"), repo("SETTINGS"), clock())
+    return TenancyService(repo("MERCHANT"), DefinitionRepo("KEY", KeyItem), repo("SETTINGS"), clock())
 
 
 def merchant_settings(merchant_id: str) -> MerchantSettings:
