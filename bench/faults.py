@@ -28,7 +28,7 @@ STICKY = float(os.environ.get("FAULT_STICKY", "0.1"))  # share of faulted calls 
 HOLDOUT = 10
 API_ATTEMPTS = 8
 SEND_MINUTES = 30
-VISIBILITY_SECONDS = 360  # the dispatch queue's visibility timeout (core.resources)
+VISIBILITY_SECONDS = 360  # the dispatch queue's retry delay (core.resources: a failed chunk is hidden that long)
 TICK_ATTEMPTS = 3  # EventBridge retries a failed asynchronous invocation twice
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ from chalicelib.dispatch.snapshot import SENDABLE, CampaignView
 from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.tenancy.model import MerchantSettings
 
+log = logging.getLogger(__name__)
+
 
 class SqsQueues:
     """SendMessageBatch, 10 messages a request; queue URLs looked up once per process."""
@@ -36,7 +39,8 @@ class SqsQueues:
 
     def url(self, queue: str) -> str:
         if queue not in self._urls:
-            self._urls[queue] = self._sqs.get_queue_url(QueueName=get_config().queue(queue))["QueueUrl"]
+            cfg = get_config()
+            self._urls[queue] = cfg.queue_url(queue) or self._sqs.get_queue_url(QueueName=cfg.queue(queue))["QueueUrl"]
         return self._urls[queue]
 
     def send_plans(self, messages: Sequence[PlanMessage]) -> None:
@@ -57,6 +61,15 @@ class SqsQueues:
                 entries = [e for e in entries if e["Id"] in ids]
             else:
                 raise RuntimeError(f"SQS refused {len(entries)} messages for {queue}")
+
+    def retry_later(self, queue: str, receipt_handles: Sequence[str], delay: int) -> None:
+        """Hide failed messages for `delay` seconds instead of the (6x function timeout) visibility timeout."""
+        for handle in receipt_handles:
+            try:
+                self._sqs.change_message_visibility(QueueUrl=self.url(queue), ReceiptHandle=handle,
+                                                    VisibilityTimeout=delay)
+            except Exception:  # best effort: the visibility timeout still brings the message back
+                log.warning("could not shorten the retry delay of a %s message", queue, exc_info=True)
 
 
 class CustomerPages:

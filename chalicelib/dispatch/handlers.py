@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import wiring
 from chalicelib.core.batch import run_batch
 from chalicelib.core.clock import parse_iso
+from chalicelib.core.resources import queue_spec
 from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
 
 
@@ -35,10 +36,21 @@ def _dispatch_record(record: SQSRecord) -> None:
                                            receives, wiring.now())
 
 
+def _retry_failed_later(queue: str, event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Failed records come back after the queue's retry delay, not after its long visibility timeout."""
+    failed = {f["itemIdentifier"] for f in result.get("batchItemFailures") or ()}
+    handles = [r["receiptHandle"] for r in event.get("Records") or () if r.get("messageId") in failed]
+    if handles:
+        wiring.queues().retry_later(queue, handles, queue_spec(queue).retry_delay)
+    return result
+
+
 def on_plan_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A segment close to the Lambda's time limit re-enqueues itself and resumes from its cursor."""
-    return run_batch(event, context, lambda record: _plan_record(record, context), EventType.SQS, "plan_worker")
+    result = run_batch(event, context, lambda record: _plan_record(record, context), EventType.SQS, "plan_worker")
+    return _retry_failed_later("plan", event, result)
 
 
 def on_dispatch_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_batch(event, context, _dispatch_record, EventType.SQS, "dispatch_worker")
+    return _retry_failed_later("dispatch", event, run_batch(event, context, _dispatch_record, EventType.SQS,
+                                                            "dispatch_worker"))

@@ -3,35 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from chalicelib import wiring
 from chalicelib.core.config import get_config
-from chalicelib.core.resources import QUEUES, TABLES, TableSpec
-
-
-def _table_request(spec: TableSpec, physical: str) -> dict[str, Any]:
-    names = {spec.hash_key, spec.range_key}
-    for index in spec.indexes:
-        names.update((index.hash_key, index.range_key))
-    request: dict[str, Any] = {
-        "TableName": physical,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in sorted(names)],
-        "KeySchema": [{"AttributeName": spec.hash_key, "KeyType": "HASH"},
-                      {"AttributeName": spec.range_key, "KeyType": "RANGE"}],
-    }
-    if spec.indexes:
-        request["GlobalSecondaryIndexes"] = [
-            {"IndexName": i.name,
-             "KeySchema": [{"AttributeName": i.hash_key, "KeyType": "HASH"},
-                           {"AttributeName": i.range_key, "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "ALL"}}
-            for i in spec.indexes
-        ]
-    if spec.stream:
-        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    return request
+from chalicelib.core.resources import QUEUES, TABLES, queue_attributes, table_request
 
 
 def provision() -> dict[str, str]:
@@ -42,17 +17,17 @@ def provision() -> dict[str, str]:
     for spec in TABLES:
         physical = cfg.table(spec.name)
         if physical not in existing:
-            ddb.create_table(**_table_request(spec, physical))
+            ddb.create_table(**table_request(spec, physical))
             ddb.update_time_to_live(TableName=physical, TimeToLiveSpecification={
                 "Enabled": True, "AttributeName": spec.ttl_attribute})
     sqs = wiring.client("sqs")
     urls: dict[str, str] = {}
     for queue in QUEUES:
         dlq_url = sqs.create_queue(QueueName=cfg.queue(queue.dlq_name),
-                                   Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+                                   Attributes=queue_attributes(queue, dead_letter=True))["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(QueueName=cfg.queue(queue.name), Attributes={
-            "VisibilityTimeout": str(queue.visibility_timeout),
+            **queue_attributes(queue),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
                                          "maxReceiveCount": str(queue.max_receive_count)}),
         })["QueueUrl"]
