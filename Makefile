@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo serve package bench lint typecheck fuzz soak faults mutate clean
+.PHONY: venv deploy-venv test demo serve package deploy bench lint typecheck fuzz soak faults mutate clean
 
 # pip stays below 26.3: chalice 1.34 declares pip<26.3 and would otherwise downgrade it during the install.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -23,7 +23,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# The deploy tools' own venv (requirements-deploy.txt says why it is apart).
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+$(DEPLOY_STAMP): requirements-deploy.txt
+	rm -rf $(DEPLOY_VENV)
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-deploy.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(DEPLOY_VENV)/bin/python -c "import samtranslator"
+	touch $(DEPLOY_STAMP)
+
+deploy-venv: $(DEPLOY_STAMP)
+
+test: $(STAMP) $(DEPLOY_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy chalicelib app.py infra devtools
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests
@@ -35,8 +47,19 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m infra.local.serve
 
-package: $(STAMP)
+package: $(STAMP) $(DEPLOY_STAMP)
 	$(PY) -m infra.package
+
+# `make deploy STAGE=prod BUCKET=my-artifacts ALARM_TOPIC=arn:aws:sns:...` (README, Deploying to AWS): the package,
+# then one CloudFormation change set through the project's boto3, with your AWS credentials and region.
+# DEPLOY_ARGS passes more (e.g. --no-execute, --region eu-west-1, --parameter LogRetentionDays=90).
+STAGE ?=
+BUCKET ?=
+ALARM_TOPIC ?=
+deploy: package
+	@test -n "$(STAGE)" -a -n "$(BUCKET)" -a -n "$(ALARM_TOPIC)" || \
+		{ echo "usage: make deploy STAGE=<stage> BUCKET=<s3 bucket> ALARM_TOPIC=<sns topic arn> [DEPLOY_ARGS=...]"; exit 2; }
+	$(PY) -m infra.deploy --stage $(STAGE) --bucket $(BUCKET) --alarm-topic $(ALARM_TOPIC) $(DEPLOY_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
@@ -70,4 +93,4 @@ typecheck: $(STAMP)
 	$(PY) -m mypy chalicelib app.py infra devtools
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEPLOY_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
