@@ -15,6 +15,9 @@ from chalicelib.core.auth import Principal
 
 KeyResolver = Callable[[str], Principal | None]
 auth_blueprint = Blueprint(__name__)
+# API Gateway caches an answer per token this long: a flood of one bad token costs one invocation a minute, and a
+# revoked key is refused within that time (chalice's local gateway caches nothing: locally at once).
+CACHE_SECONDS = 60
 _resolvers: dict[str, KeyResolver] = {}
 
 
@@ -23,12 +26,9 @@ def use_key_resolver(resolve: KeyResolver) -> None:
     _resolvers["key"] = resolve
 
 
-@auth_blueprint.authorizer(ttl_seconds=0)
+@auth_blueprint.authorizer(ttl_seconds=CACHE_SECONDS)
 def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
-    """Resolve the key; an unknown or revoked key gets no routes (API Gateway answers 403).
-
-    The TTL is 0 so that a revoked key stops working on its next request.
-    """
+    """Resolve the key; an unknown or revoked key gets no routes (API Gateway answers 403)."""
     if "key" not in _resolvers:
         raise RuntimeError("no key resolver: app.py calls use_key_resolver before serving")
     principal = _resolvers["key"](auth_request.token or "")

@@ -29,6 +29,7 @@ class Config(BaseModel):
     region: str = "us-east-1"
     endpoint_url: str | None = None
     export_bucket: str = "mkt-exports"
+    service: str = Field(default="precision-marketing", description="logs' and metrics' service (the stage's name)")
     max_body_bytes: int = 1_048_576
     customer_shards: int = 16
     activity_stream_arn: str = Field(
@@ -61,4 +62,5 @@ def get_config() -> Config:
         region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1")),
         endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         export_bucket=env.get("MKT_EXPORT_BUCKET", "mkt-exports"),
+        service=env.get("POWERTOOLS_SERVICE_NAME", "precision-marketing"),
     )

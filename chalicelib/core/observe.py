@@ -6,7 +6,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-SERVICE = "precision-marketing"
+from chalicelib.core.config import get_config
+
+SERVICE = get_config().service  # the template sets <prefix>-<stage>: two stages' metrics stay apart
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="PrecisionMarketing", service=SERVICE)

@@ -15,18 +15,10 @@ from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
 from chalicelib.core.resources import QUEUES, STREAM_BATCH_SIZE, STREAM_RETRIES
 from infra.local.provision import provision
+from infra.replay import lambda_record as _lambda_record
 
 log = logging.getLogger(__name__)
 ACCOUNT = "123456789012"
-
-
-def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    """A stream record as Lambda delivers it: the creation time is epoch seconds, not a datetime."""
-    body = dict(record["dynamodb"])
-    created = body.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        body["ApproximateCreationDateTime"] = int(created.timestamp())
-    return dict(record, dynamodb=body, eventSourceARN=arn)
 
 
 class LambdaContext:

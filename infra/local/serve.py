@@ -38,10 +38,18 @@ class GatewayHandler(ChaliceRequestHandler):
         self._send_http_response(status, headers, body)
 
     def _generic_handle(self) -> None:
+        from chalice.local import NotAuthorizedError, RouteMatcher
+
+        from infra.local.gateway import refused_by_validation
+
         gateway = self.local_gateway
         handle = gateway.handle_request
+        app = gateway._app_object
 
         def guarded(**kwargs: Any) -> Any:
+            if refused_by_validation(app, RouteMatcher(list(app.routes)), kwargs["method"], kwargs["path"],
+                                     kwargs["headers"]):
+                raise NotAuthorizedError({"x-amzn-ErrorType": "UnauthorizedException"}, b'{"message": "x"}')
             try:
                 return handle(**kwargs)
             except LocalGatewayException:

@@ -2,7 +2,8 @@
 
 Only routes that exist reach Lambda: a method a path does not support is answered by API Gateway itself (a MOCK
 integration with the very body and Allow header chalicelib/core/fallback.py answers locally), a malformed
-Authorization header is refused before the authorizer runs, and the authorizer's answers are cached per token.
+Authorization header is refused before the authorizer runs (infra/local/gateway.py does the same locally), and
+the authorizer's answers are cached per token (chalicelib/core/authorizer.py).
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.core.authorizer import CACHE_SECONDS
 from chalicelib.core.http import ACCEPTED_CONTENT_TYPES
 from chalicelib.tenancy.tokens import HEADER_PATTERN
 from infra.stack.params import att, name, ref, sub
 
-# API Gateway caches an authorizer's answer per token for this long: a flood of one bad token costs one
-# invocation a minute, and a revoked key stops working within that time (README, Rotating and revoking keys).
-AUTHORIZER_CACHE_SECONDS = 60
 API_STAGE = "api"  # .chalice/config.json api_gateway_stage
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
@@ -122,7 +121,7 @@ def gate_swagger(swagger: dict[str, Any], app: Any) -> dict[str, int]:
         swagger["paths"][path][method.lower()] = _mock_405(allowed, body)
     authorizer = swagger["securityDefinitions"]["api_key_authorizer"]["x-amazon-apigateway-authorizer"]
     authorizer["identityValidationExpression"] = HEADER_PATTERN
-    authorizer["authorizerResultTtlInSeconds"] = AUTHORIZER_CACHE_SECONDS
+    assert authorizer["authorizerResultTtlInSeconds"] == CACHE_SECONDS  # chalicelib/core/authorizer.py
     methods = [op for ops in swagger["paths"].values() for op in ops.values()]
     return {"methods": len(methods), "mock_405": len(answers),
             "lambda_public": sum(1 for op in methods if op["x-amazon-apigateway-integration"]["type"] == "aws_proxy"

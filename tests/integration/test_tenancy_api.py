@@ -118,3 +118,11 @@ def test_openapi_lists_every_registered_route(api: Any, chalice_app: Any) -> Non
     from chalicelib.core.http import ROUTES
     for route in ROUTES:
         assert route.method.lower() in doc["paths"][route.path]
+
+
+def test_malformed_authorization_is_401_before_the_authorizer_as_api_gateway_validates_it(api: Any) -> None:
+    """API Gateway refuses a header that fails identityValidationExpression without invoking the authorizer (401)."""
+    for header in ("Bearer %%%", "Basic dXNlcjpwYXNz", "Bearer mkt.m_a.k_b", "Bearer mkt.m_a.k_b.s c"):
+        r = api.get("/v1/settings", headers={"Authorization": header})
+        assert r.status == 401 and r.json["error"]["field"] == "header.Authorization", (header, r)
+    assert api.get("/v1/health", headers={"Authorization": "Bearer %%%"}).status == 200  # public: no authorizer
