@@ -231,3 +231,13 @@ def test_package_answers_gateway_errors_in_our_json_shape_when_packaged(cfn):
     assert body["error"]["code"] == "not_found"
     assert set(body["error"]) == {"code", "message", "field", "reason", "details"}
     assert {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+
+
+def test_package_ships_only_the_app_and_chalicelib_when_packaged(built):
+    """Dev-only code (devtools' moto patches, tests, benches, the local stack) never reaches Lambda."""
+    import zipfile
+
+    with zipfile.ZipFile(built / "deployment.zip") as bundle:
+        tops = {name.split("/")[0] for name in bundle.namelist()}
+    assert "app.py" in tops and "chalicelib" in tops
+    assert not tops & {"devtools", "tests", "bench", "infra"}, tops
