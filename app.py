@@ -7,13 +7,12 @@ from typing import Any
 from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
-from chalicelib import wiring
 from chalicelib.activity.handlers import on_activity_stream
 from chalicelib.audiences.api import bp as audiences_bp
 from chalicelib.campaigns.api import bp as campaigns_bp
 from chalicelib.channels.api import bp as inbox_bp
 from chalicelib.contents.api import bp as contents_bp
-from chalicelib.core.authorizer import auth_blueprint, use_key_resolver
+from chalicelib.core.authorizer import auth_blueprint
 from chalicelib.core.config import get_config
 from chalicelib.core.fallback import add_method_fallbacks
 from chalicelib.core.resources import STREAM_BATCH_SIZE, STREAM_BATCHING_WINDOW_SECONDS
@@ -31,7 +30,6 @@ app = Chalice(app_name="precision-marketing")
 app.api.binary_types = []  # every body is text (JSON or CSV)
 _cfg = get_config()
 
-use_key_resolver(lambda header: wiring.tenancy_service().authenticate(header))
 app.register_blueprint(auth_blueprint)
 for blueprint in (tenancy_bp, customers_bp, openapi_bp, coupons_bp, wallet_bp, contents_bp, inbox_bp, staff_bp,
                   campaigns_bp, audiences_bp, runs_bp, reports_bp):

@@ -11,27 +11,14 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
 
 from chalicelib import wiring
 from chalicelib.core.auth import Role
-from chalicelib.core.config import table_variable
 from chalicelib.core.errors import AppError
-from chalicelib.core.resources import TABLES, logical_id
+from chalicelib.core.stacknames import stack_environment
 from chalicelib.tenancy.model import check_timezone
 
 ROLES = ("admin", "operator", "staff", "readonly")
-
-
-def stack_environment(cloudformation: Any, stack: str) -> dict[str, str]:
-    """MKT_TABLE_* of every table the stack made, from its resources (what the functions' environments hold)."""
-    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for page in pages
-                for r in page["StackResourceSummaries"] if "LogicalResourceId" in r}
-    missing = [t.name for t in TABLES if logical_id(t.name, "Table") not in physical]
-    if missing:
-        raise SystemExit(f"stack {stack} has no table {', '.join(missing)}: is it this project's stack?")
-    return {table_variable(t.name): physical[logical_id(t.name, "Table")] for t in TABLES}
 
 
 def _parser() -> argparse.ArgumentParser:

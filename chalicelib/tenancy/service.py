@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.core.apikeys import hash_secret, make_token, parse_token, verify
 from chalicelib.core.auth import Principal, Role
 from chalicelib.core.clock import Clock, to_iso
 from chalicelib.core.errors import Conflict, Invalid, NotFound
@@ -14,7 +14,6 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.ports import Repo
 from chalicelib.core.records import AlreadyExists, Record
 from chalicelib.tenancy.model import ApiKey, Merchant, MerchantSettings
-from chalicelib.tenancy.tokens import hash_secret, make_token, parse_token
 
 SETTINGS_ID = "current"
 PROFILE_ID = "profile"
@@ -91,18 +90,14 @@ class TenancyService:
         return _key(self._keys.update(merchant_id, key_id, data, self._clock(), expected_version=record.version))
 
     def authenticate(self, header: str) -> Principal | None:
-        """The principal of a Bearer token, or None for anything unknown, wrong or revoked."""
+        """The principal of a Bearer token, or None for anything unknown, wrong or revoked (the authorizer's check,
+        chalicelib/core/apikeys.py, through this service's key repository)."""
         parsed = parse_token(header)
         if parsed is None:
             return None
         merchant_id, key_id, secret = parsed
         record = self._keys.get(merchant_id, key_id)
-        if record is None:
-            return None
-        key = _key(record)
-        if key.revoked_at or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
-            return None
-        return Principal(merchant_id, key.role, key.key_id, key.staff_id)
+        return verify(merchant_id, key_id, secret, record.data if record else None)
 
     def settings(self, merchant_id: str) -> tuple[MerchantSettings, int]:
         record = self._settings.require(merchant_id, SETTINGS_ID)

@@ -15,6 +15,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from chalicelib.core import apikeys
 from chalicelib.core.cache import TtlCache
 from chalicelib.core.clock import Clock, system_clock
 from chalicelib.core.config import get_config
@@ -50,6 +51,7 @@ def forget_all() -> None:
     for forget in _forget:
         forget()
     reset_connection()
+    apikeys.reset()
 
 
 def now() -> datetime:

@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.core.apikeys import HEADER_PATTERN
 from chalicelib.core.errors import AppError, Forbidden, NotFound, Unauthorized, Unavailable
 from chalicelib.core.http import error_body
 from chalicelib.core.transient import RETRY_AFTER_SECONDS
-from chalicelib.tenancy.tokens import HEADER_PATTERN
 
 HEADER = re.compile(HEADER_PATTERN)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.core.apikeys import HEADER_PATTERN
 from chalicelib.core.authorizer import CACHE_SECONDS
 from chalicelib.core.http import ACCEPTED_CONTENT_TYPES
-from chalicelib.tenancy.tokens import HEADER_PATTERN
 from infra.stack.params import att, name, ref, sub
 
 API_STAGE = "api"  # .chalice/config.json api_gateway_stage

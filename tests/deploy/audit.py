@@ -93,8 +93,8 @@ def install(audit: Audit) -> None:
     import chalice.app
 
     from chalicelib.activity import handlers as activity
+    from chalicelib.core import apikeys
     from chalicelib.dispatch import handlers as dispatch
-    from chalicelib.tenancy import service as tenancy
 
     call = botocore.client.BaseClient._make_api_call
 
@@ -118,7 +118,7 @@ def install(audit: Audit) -> None:
     wrap(dispatch, "on_plan_message", "plan_worker")
     wrap(dispatch, "on_dispatch_message", "dispatch_worker")
     wrap(activity, "on_activity_stream", "activity_stream")
-    wrap(tenancy.TenancyService, "authenticate", "api_key_authorizer")
+    wrap(apikeys, "authenticate", "api_key_authorizer")
     wrap(chalice.app.Chalice, "__call__", "api_handler")
 
 

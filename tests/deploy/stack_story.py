@@ -152,7 +152,7 @@ def main() -> int:
     report["handlers"] = {c["FunctionName"]: c["Handler"] for c in functions.values()}
 
     # The operator's path first: the admin CLI finds the tables through the stack alone.
-    from chalicelib.admin import stack_environment
+    from chalicelib.core.stacknames import stack_environment
 
     report["admin_environment_matches"] = all(environment.get(k) == v
                                               for k, v in stack_environment(cfn, STACK).items() if k in environment)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.apikeys import HEADER_PATTERN
 from chalicelib.core.config import queue_variable, table_variable
 from chalicelib.core.resources import QUEUES, STREAM_BATCH_SIZE, STREAM_BATCHING_WINDOW_SECONDS, TABLES
-from chalicelib.tenancy.tokens import HEADER_PATTERN
 from infra.stack.access import ACCESS
 from infra.stack.data import dead_letter_queues, queue_id, table_id
 from infra.stack.functions import FUNCTIONS, function_id, log_group_id, role_id

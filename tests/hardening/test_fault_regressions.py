@@ -71,7 +71,9 @@ def test_throttled_dynamodb_is_a_503_not_a_500_when_a_view_or_the_authorizer_mee
     r = api.get("/v1/settings", token=merchant.token)
     assert r.status == 503 and r.headers["retry-after"] == "1" and r.json["error"]["code"] == "unavailable"
     monkeypatch.setattr(service, "settings", original)
-    monkeypatch.setattr(service, "authenticate", lambda self, token: (_ for _ in ()).throw(_throttled("GetItem")))
+    from chalicelib.core import apikeys  # the authorizer's own key lookup (its Lambda has no wiring)
+
+    monkeypatch.setattr(apikeys, "lookup", lambda merchant, key: (_ for _ in ()).throw(_throttled("GetItem")))
     r = api.get("/v1/settings", token=merchant.token)
     assert r.status == 503 and r.json["error"]["field"] == "header.Authorization"
     monkeypatch.undo()
