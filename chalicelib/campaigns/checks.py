@@ -18,9 +18,11 @@ from chalicelib.campaigns.schemas import (
     RuleTarget,
     StaffFriendsTarget,
 )
+from chalicelib.channels.needs import campaign_needs, settings_needs
+from chalicelib.contents.render import TemplateError, template_variables
 from chalicelib.core.errors import Invalid
 from chalicelib.core.tx import TX_MAX_ITEMS
-from chalicelib.tenancy.model import Guardrails
+from chalicelib.tenancy.model import Guardrails, MerchantSettings
 
 CONTENT_CHANNELS = frozenset({"inbox", "sms", "email", "staff_task"})
 # A once-at time this close behind the clock still counts as "now" (clock skew, slow clients).
@@ -118,3 +120,25 @@ def check_timing(schedule: Schedule, tz: str, now: datetime, where: str) -> None
             raise Invalid("must not be in the past (null sends on activation)", field=f"{where}schedule.at")
     if isinstance(schedule, RecurringSchedule) and first_occurrence(schedule, tz, now) is None:
         raise Invalid("the schedule has no occurrence after now", field=f"{where}schedule.end_date")
+
+
+def content_variables(content: dict[str, Any] | None) -> list[str]:
+    """The variables a stored content template uses (text and subject)."""
+    if content is None:
+        return []
+    try:
+        return [*template_variables(str(content.get("text") or "")),
+                *template_variables(str(content.get("subject") or ""))]
+    except TemplateError:
+        return []  # refused when the content was saved; nothing a campaign can add
+
+
+def check_needs(body: CampaignIn, variables: list[str], settings: MerchantSettings | None, where: str) -> None:
+    """Variables the campaign's coupons must fill, and (with `settings`, when a send is about to start) every
+    setting its channel and content need: a send that would fail each recipient for a reason the merchant must
+    fix is refused before it starts, naming the setting (`settings.claim_url`...)."""
+    issues = campaign_needs(variables, len(body.action.coupons), where)
+    if not issues and settings is not None:
+        issues = settings_needs(body.action.channel, variables, settings)
+    if issues:
+        raise Invalid(issues[0].reason, field=issues[0].field, details=issues)

@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.audiences.builtin import BUILTIN_IDS
-from chalicelib.campaigns.checks import check_body, check_guardrails, check_timing, first_run
+from chalicelib.campaigns.checks import (
+    check_body,
+    check_guardrails,
+    check_needs,
+    check_timing,
+    content_variables,
+    first_run,
+)
 from chalicelib.campaigns.lifecycle import DELETABLE, EDITABLE, Action, State, transition
 from chalicelib.campaigns.model import STAMPS, to_schedule
 from chalicelib.campaigns.schedule import OnceSchedule
@@ -86,11 +93,21 @@ class CampaignService:
         if content is not None and self._contents.get(merchant_id, content) is None:
             raise Invalid(f"no content {content}", field=f"{where}action.content_id")
 
-    def _check(self, merchant_id: str, body: CampaignIn, where: str, now: datetime) -> tuple[Schedule, str]:
-        """Everything a definition must satisfy to be stored or activated; returns (schedule, time zone)."""
+    def _check_needs(self, merchant_id: str, body: CampaignIn, where: str, sending: bool) -> None:
+        """Content variables the campaign cannot fill; `sending`: also the settings its sends need."""
+        content = body.action.content_id
+        record = self._contents.get(merchant_id, content) if content is not None else None
+        check_needs(body, content_variables(record.data if record else None),
+                    self._settings_of(merchant_id) if sending else None, where)
+
+    def _check(self, merchant_id: str, body: CampaignIn, where: str, now: datetime, sending: bool = False
+               ) -> tuple[Schedule, str]:
+        """Everything a definition must satisfy to be stored or activated (`sending`: also what its sends need
+        from the settings); returns (schedule, time zone)."""
         schedule = check_body(body, where)
         settings = self._settings_of(merchant_id)
         self._check_references(merchant_id, body, where)
+        self._check_needs(merchant_id, body, where, sending)
         check_guardrails(body.guardrails, settings.guardrails, where)
         check_timing(schedule, settings.timezone, now, where)
         return schedule, settings.timezone
@@ -194,7 +211,7 @@ class CampaignService:
             record = self.get(merchant_id, campaign_id)
             new = transition(record.status or State.DRAFT, Action.ACTIVATE)
             now = self._clock()
-            schedule, tz = self._check(merchant_id, body_of(record), "", now)
+            schedule, tz = self._check(merchant_id, body_of(record), "", now, sending=True)
             if _is_now(schedule) or isinstance(schedule, TriggeredSchedule):
                 new = transition(new, Action.START_RUN)
             run = first_run(schedule, tz, now)
@@ -210,6 +227,8 @@ class CampaignService:
         return self._stamped(merchant_id, campaign_id, Action.PAUSE, "paused_at", "on_paused")
 
     def resume(self, merchant_id: str, campaign_id: str) -> Record:
+        record = self.get(merchant_id, campaign_id)
+        self._check_needs(merchant_id, body_of(record), "", sending=True)
         return self._retry_safe(
             lambda: self._stamped(merchant_id, campaign_id, Action.RESUME, "resumed_at", "on_resumed"),
             merchant_id, campaign_id, "resumed_at", (State.RUNNING,), "on_resumed")
@@ -262,6 +281,7 @@ class CampaignService:
                            field="schedule.kind")
         if isinstance(schedule, OnceSchedule) and record.status == State.RUNNING:
             raise Conflict("campaign is running; a once campaign sends only once", field="status")
+        self._check_needs(merchant_id, body_of(record), "", sending=True)
         if self._admission is not None:
             self._admission().check(merchant_id, campaign_id, record.data, None, self._clock())
         now = to_iso(clock)

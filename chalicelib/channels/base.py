@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chalicelib.coupons.model import CouponInstance
 from chalicelib.coupons.policy import value_text
+from chalicelib.tenancy.model import MerchantSettings
 
 CHANNEL_NAMES: tuple[str, ...] = ("wallet", "inbox", "sms", "email", "webhook", "staff_task")
 # What a profile without an explicit consent entry means (customers.schemas.Consent): SMS and e-mail opt in.
@@ -102,6 +103,14 @@ class Channel(Protocol):
     name: str
 
     def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]: ...
+
+
+@runtime_checkable
+class Prechecked(Protocol):
+    """An adapter that can tell, before anything is committed, that a message cannot be sent (no phone, no
+    sender, no endpoint...): dispatch then records the failure without issuing coupons or using up a limit."""
+
+    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None: ...
 
 
 def send_each(name: str, batch: Iterable[tuple[Recipient, Message]],

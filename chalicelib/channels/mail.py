@@ -32,20 +32,27 @@ class EmailChannel:
         self._client = client
         self._settings = settings_of
 
+    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+        """Why this e-mail cannot be sent, known before anything is committed (dispatch asks first)."""
+        if not recipient.email:
+            return "no_address"
+        if not EMAIL.match(recipient.email):
+            return "invalid_address"
+        if settings is not None and not settings.email_sender:
+            return "no_sender"
+        return None
+
     def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
         settings: dict[str, MerchantSettings] = {}
 
         def one(recipient: Recipient, message: Message) -> Outcome:
-            cid, address = recipient.customer_id, recipient.email
-            if not address:
-                return Outcome(cid, False, "no_address")
-            if not EMAIL.match(address):
-                return Outcome(cid, False, "invalid_address")
+            cid, address = recipient.customer_id, recipient.email or ""
             if recipient.merchant_id not in settings:
                 settings[recipient.merchant_id] = self._settings(recipient.merchant_id)
             own = settings[recipient.merchant_id]
-            if not own.email_sender:
-                return Outcome(cid, False, "no_sender")
+            refused = self.check(recipient, message, own)
+            if refused is not None:
+                return Outcome(cid, False, refused)
             subject = message.subject or own.store_name or "A message for you"
             try:
                 sent = self._client.send_email(

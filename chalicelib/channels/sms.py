@@ -24,17 +24,24 @@ class SmsChannel:
         self._client = client
         self._settings = settings_of
 
+    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+        """Why this message cannot be sent, known before anything is committed (dispatch asks first)."""
+        if not recipient.phone:
+            return "no_phone"
+        if not E164.match(recipient.phone):
+            return "invalid_phone"
+        if len(message.text) > MAX_SMS_CHARS:
+            return "too_long"
+        return None
+
     def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
         senders: dict[str, str | None] = {}
 
         def one(recipient: Recipient, message: Message) -> Outcome:
-            cid, phone = recipient.customer_id, recipient.phone
-            if not phone:
-                return Outcome(cid, False, "no_phone")
-            if not E164.match(phone):
-                return Outcome(cid, False, "invalid_phone")
-            if len(message.text) > MAX_SMS_CHARS:
-                return Outcome(cid, False, "too_long")
+            cid, phone = recipient.customer_id, recipient.phone or ""
+            refused = self.check(recipient, message, None)
+            if refused is not None:
+                return Outcome(cid, False, refused)
             if recipient.merchant_id not in senders:
                 senders[recipient.merchant_id] = self._settings(recipient.merchant_id).sms_sender_id
             attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Promotional"}}

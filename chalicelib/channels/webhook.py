@@ -88,6 +88,14 @@ class WebhookChannel:
         self._tls = tls
         self.attempts = 0  # requests made by the last send (observability and tests)
 
+    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+        """The merchant's endpoint and secret must be set (dispatch asks before anything is committed)."""
+        if settings is not None and not settings.webhook_url:
+            return "no_webhook_url"
+        if settings is not None and not settings.webhook_secret:
+            return "no_webhook_secret"
+        return None
+
     def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
         self.attempts = 0
         results: dict[int, Outcome] = {}

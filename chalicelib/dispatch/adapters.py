@@ -9,14 +9,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.channels.base import Channel, IssuedCoupon, Message, render_values
+from chalicelib.channels.base import Channel, IssuedCoupon, Message, Prechecked, render_values
 from chalicelib.channels.base import Recipient as ChannelRecipient
+from chalicelib.channels.needs import SETTINGS_REASONS
 from chalicelib.contents.render import RenderError
 from chalicelib.contents.service import Rendered
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import DefinitionItem
 from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TxOp
+from chalicelib.coupons.issue import instance_id_for
 from chalicelib.coupons.model import CouponTerms
 from chalicelib.coupons.policy import value_text
 from chalicelib.customers.rows import CustomerRow
@@ -109,12 +111,15 @@ class ChannelAdapter:
     """The ChannelPort over one of the channels package's adapters; renders the campaign's content per recipient."""
 
     def __init__(self, channel: Channel, idempotent: bool, coupons: Repo, render: Render | None = None,
-                 settings_of: Callable[[str], MerchantSettings] | None = None) -> None:
+                 settings_of: Callable[[str], MerchantSettings] | None = None,
+                 refresh: Callable[[str], None] | None = None) -> None:
         self._channel = channel
         self.idempotent = idempotent
         self._coupons = coupons
         self._render = render
         self._settings_of = settings_of
+        self._refresh = refresh
+        self._prepared: dict[tuple[str, str], tuple[ChannelRecipient, Message]] = {}
 
     def _coupon_faces(self, merchant_id: str, campaign: CampaignView) -> dict[str, tuple[str, str]]:
         """Name and value text (满30元减5元) of each granted template, read once per chunk."""
@@ -130,14 +135,53 @@ class ChannelAdapter:
                 faces[grant.coupon_id] = (str(record.data.get("name")), "")
         return faces
 
-    def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
-             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | Later | None]:
-        faces = self._coupon_faces(merchant_id, campaign)
+    def preflight(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient]
+                  ) -> dict[str, str]:
+        """customer → why the message cannot be sent (a variable without a value, no phone, no sender...), known
+        before the delivery transaction: such a recipient fails without coupons issued or limits used. The
+        claim links carry the instance ids the issue will create (derived from the delivery key)."""
+        predicted = {r.customer_id: self._predicted(merchant_id, campaign, run_id, r.customer_id) for r in recipients}
+        refused = self._refusals(merchant_id, campaign, run_id, recipients, predicted)
+        if self._refresh is not None and any(reason in SETTINGS_REASONS for reason in refused.values()):
+            self._refresh(merchant_id)  # cached settings may predate the merchant's fix: fail no one on them
+            refused = self._refusals(merchant_id, campaign, run_id, recipients, predicted)
+        return refused
+
+    def _refusals(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
+                  predicted: dict[str, tuple[str, ...]]) -> dict[str, str]:
+        self._prepared = {}
+        built, refused = self._build(merchant_id, campaign, run_id, recipients, predicted)
+        settings = self._settings_of(merchant_id) if self._settings_of else None
+        if isinstance(self._channel, Prechecked):
+            for to, message in built:
+                reason = self._channel.check(to, message, settings)
+                if reason is not None:
+                    refused[to.customer_id] = reason
+        self._prepared = {(run_id, to.customer_id): (to, message) for to, message in built
+                          if to.customer_id not in refused}
+        return refused
+
+    @staticmethod
+    def _predicted(merchant_id: str, campaign: CampaignView, run_id: str, customer_id: str) -> tuple[str, ...]:
+        key = delivery_key(run_id, customer_id)
+        return tuple(instance_id_for(merchant_id, g.coupon_id, key, i) for g in campaign.coupons
+                     for i in range(g.quantity))
+
+    def _build(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
+               instances: dict[str, tuple[str, ...]]) -> tuple[list[tuple[ChannelRecipient, Message]], dict[str, str]]:
+        """Each recipient's message (content rendered), and who cannot have one (the missing variable named)."""
+        faces: dict[str, tuple[str, str]] | None = None  # read only when a message is built here
         settings = self._settings_of(merchant_id) if self._settings_of else None
         content_id = (campaign.data.get("action") or {}).get("content_id")
-        outcomes: dict[str, str | Later | None] = {}
+        refused: dict[str, str] = {}
         batch = []
         for r in recipients:
+            prepared = self._prepared.get((run_id, r.customer_id))
+            if prepared is not None and tuple(c.instance_id for c in prepared[1].coupons) == \
+                    instances.get(r.customer_id, ()):
+                batch.append(prepared)  # built (and checked) by preflight for this very delivery
+                continue
+            faces = self._coupon_faces(merchant_id, campaign) if faces is None else faces
             coupon_ids = [g.coupon_id for g in campaign.coupons for _ in range(g.quantity)]
             carried = tuple(
                 IssuedCoupon(i, c, faces.get(c, (c, ""))[0], faces.get(c, (c, ""))[1],
@@ -158,11 +202,17 @@ class ChannelAdapter:
                     rendered = self._render(merchant_id, str(content_id), values)
                 except RenderError as exc:
                     # Never a blank at send time: the recipient fails with the missing variable named.
-                    outcomes[r.customer_id] = f"render_missing_{exc.variable}"
+                    refused[r.customer_id] = f"render_missing_{exc.variable}"
                     continue
                 text, subject, attachments = rendered.text, rendered.subject, rendered.attachments
             batch.append((to, Message(campaign.campaign_id, run_id, delivery_key(run_id, r.customer_id), text,
                                       subject=subject, coupons=carried, links=links, attachments=attachments)))
+        return batch, refused
+
+    def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
+             instances: dict[str, tuple[str, ...]], now: datetime) -> dict[str, str | Later | None]:
+        batch, refused = self._build(merchant_id, campaign, run_id, recipients, instances)
+        outcomes: dict[str, str | Later | None] = dict(refused)
         if batch:
             outcomes.update({o.customer_id: (None if o.ok else Later(o.retry_at, o.reason or "failed")
                                              if o.retry_at is not None else o.reason or "failed")

@@ -36,6 +36,7 @@ from chalicelib.dispatch.ports import (
     CustomerSource,
     DueRepo,
     Op,
+    Preflight,
     QueuePort,
     ReachSink,
     RunRepo,
@@ -140,6 +141,13 @@ class DeliverService:
             if verdict is not None:
                 chunk.ledger[r.customer_id] = Entry(verdict[0], verdict[1], at=stamp)
         candidates = [r for r in chunk.open_recipients() if r not in resend]
+        if isinstance(channel, Preflight) and candidates:
+            # Before anything is committed: a recipient the channel cannot send to (content that cannot render,
+            # no phone, no sender...) fails here, with no coupon issued and no cap, quota or stock used.
+            for cid, reason in channel.preflight(chunk.merchant_id, campaign, run.run_id, candidates).items():
+                chunk.ledger[cid] = Entry(Outcome.FAILED, reason, at=stamp)
+            candidates = [r for r in candidates if chunk.ledger.get(r.customer_id) is None
+                          or chunk.ledger[r.customer_id].outcome is Outcome.DEFERRED]
         size = self._group_size(chunk, campaign)
         for _ in range(len(chunk.recipients) + 5):
             batch, final = candidates[:size], len(candidates) <= size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chalicelib.core.tx import TxOp
 from chalicelib.customers.rows import CustomerRow
@@ -119,6 +119,15 @@ class ChannelPort(Protocol):
     def send(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
              instances: dict[str, tuple[str, ...]], now: datetime) -> Mapping[str, str | Later | None]:
         """customer → None (succeeded), a failure reason, or Later (nothing sent: hand it over again then)."""
+
+
+@runtime_checkable
+class Preflight(Protocol):
+    """A channel port that can refuse recipients before the delivery transaction (nothing issued or counted)."""
+
+    def preflight(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient]
+                  ) -> dict[str, str]:
+        """customer → why it cannot be sent; everyone not named may be sent."""
 
 
 class ReachSink(Protocol):

@@ -21,7 +21,17 @@ from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.dispatch.tick import TickService
 from chalicelib.dispatch.triggers import TriggerHook
 from chalicelib.wiring import guardrails, reports, services
-from chalicelib.wiring.shared import cached_coupon, cached_settings, cached_timezone_of, client, clock, part, repo
+from chalicelib.wiring.shared import (
+    cached_coupon,
+    cached_settings,
+    cached_timezone_of,
+    client,
+    clock,
+    merchant_settings,
+    part,
+    repo,
+    settings_cache,
+)
 
 # Channels whose adapters dedupe on the delivery key: a crash after handing over may safely resend.
 IDEMPOTENT_CHANNELS = frozenset({"wallet", "inbox", "staff_task", "webhook"})
@@ -55,7 +65,13 @@ def guardrail_policy() -> GuardrailPolicy:
 def channel_port(name: str) -> ChannelPort:
     """Dispatch's port over one channel adapter, rendering the campaign's content (a seam: tests record here)."""
     return ChannelAdapter(services.channel_for(name), name in IDEMPOTENT_CHANNELS, repo("COUPON"),
-                          render=services.content_service().render, settings_of=cached_settings)
+                          render=services.content_service().render, settings_of=cached_settings,
+                          refresh=reload_settings)
+
+
+def reload_settings(merchant_id: str) -> None:
+    """Read a merchant's settings again now (a send about to fail on a setting the merchant may just have set)."""
+    settings_cache().get(merchant_id, merchant_settings, fresh=True)
 
 
 @part

@@ -18,7 +18,7 @@ from chalicelib.dispatch.model import Chunk, Recipient
 from chalicelib.dispatch.store import LeaseRefused, RunStore
 from chalicelib.dispatch.tick import TickService
 from infra.local.runtime import DrainStats
-from tests.support.dispatch import set_watermark
+from tests.support.dispatch import set_watermark, webhook_configured
 
 T = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
@@ -29,6 +29,7 @@ def _throttled(operation: str = "PutItem") -> ClientError:
 
 
 def _campaign(api: Any, merchant: Any) -> str:
+    webhook_configured(api, merchant.token)
     assert api.post("/v1/customers/batch", {"items": [{"customer_id": "c1"}]}, token=merchant.token).status == 200
     r = api.post("/v1/campaigns", {"name": "x", "target": {"kind": "customers", "customer_ids": ["c1"]},
                                    "action": {"channel": "webhook"}, "schedule": {"kind": "once", "at": None}},

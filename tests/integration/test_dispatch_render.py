@@ -8,7 +8,6 @@ from tests.support.dispatch import (
     RELAXED,
     campaign_body,
     make_coupon,
-    runs_of,
     seed_customers,
     start_campaign,
 )
@@ -48,21 +47,17 @@ def test_inbox_message_is_the_rendered_content_when_the_store_sets_its_links(api
     assert inbox[0]["coupons"][0]["value_text"] == "满50元减10元"
 
 
-def test_recipients_fail_naming_the_variable_when_a_link_the_content_needs_is_not_set(api, merchant, clock, runtime):
-    _settings(api, merchant)  # no claim or unsubscribe page
-    ids = ["s01", "s02", "s03"]
-    seed_customers(api, merchant, ids)
+def test_activation_is_refused_naming_the_link_setting_when_the_content_needs_one_not_set(api, merchant, clock):
+    _settings(api, merchant)  # no claim or unsubscribe page: every recipient would fail to render
+    seed_customers(api, merchant, ["s01"])
     coupon = make_coupon(api, merchant)
     content = _content(api, merchant, TEXT)
-    runtime.set_time(clock.now)
-    cid = start_campaign(api, merchant, campaign_body(coupon, {"kind": "customers", "customer_ids": ids},
-                                                      channel="inbox", content_id=content))
-    runtime.tick(clock.now)
-    runtime.drain()
-    assert api.get("/v1/customers/s01/inbox", token=merchant.token).json["items"] == []
-    progress = runs_of(api, merchant, cid)[0]["progress"]
-    assert progress["failed"] == 3, progress
-    assert "render_missing_claim_link" in str(progress)
+    r = api.post("/v1/campaigns", campaign_body(coupon, {"kind": "customers", "customer_ids": ["s01"]},
+                                                channel="inbox", content_id=content), token=merchant.token)
+    assert r.status == 201, r.json
+    refused = api.post(f"/v1/campaigns/{r.json['campaign_id']}/activate", token=merchant.token)
+    assert refused.status == 400, refused.json
+    assert {d["field"] for d in refused.json["error"]["details"]} == {"settings.claim_url", "settings.unsubscribe_url"}
 
 
 def test_settings_refuse_a_link_with_an_unknown_placeholder(api, merchant):

@@ -53,7 +53,24 @@ def campaign_body(coupon_id: str | None, target: dict[str, Any], schedule: dict[
             "schedule": schedule or {"kind": "once", "at": None}, **extra}
 
 
+WEBHOOK = {"webhook_url": "https://hooks.example.com/marketing", "webhook_secret": "s3cret-s3cret-s3cret"}
+
+
+def webhook_configured(api: Any, token: str) -> None:
+    """The merchant's webhook endpoint set (activation refuses a webhook campaign without one); tests that send
+    through a recording double of the webhook channel still need the setting."""
+    current = api.get("/v1/settings", token=token).json
+    if current.get("webhook_url"):
+        return
+    keep = ("store_name", "timezone", "quiet_hours", "guardrails", "rfm", "email_sender", "sms_sender_id",
+            "claim_url", "unsubscribe_url")
+    r = api.put("/v1/settings", {**{k: current[k] for k in keep if k in current}, **WEBHOOK}, token=token)
+    assert r.status == 200, r
+
+
 def start_campaign(api: Any, merchant: Any, body: dict[str, Any]) -> str:
+    if (body.get("action") or {}).get("channel") == "webhook":
+        webhook_configured(api, merchant.token)
     r = api.post("/v1/campaigns", body, token=merchant.token)
     assert r.status == 201, r
     cid = str(r.json["campaign_id"])
