@@ -68,7 +68,12 @@ def list_campaigns(req: Request) -> CampaignPage:
 
 @route(bp, ITEM, "GET", summary="Read a campaign", tag=TAG, roles=READERS, response=CampaignOut)
 def get_campaign(req: Request, campaign_id: str) -> Reply:
-    return _reply(wiring.campaign_service().get(req.principal.merchant_id, campaign_id))
+    merchant = req.principal.merchant_id
+    record = wiring.campaign_service().get(merchant, campaign_id)
+    out = campaign_out(record)
+    if out.schedule.kind == "triggered":
+        out.skipped_events = wiring.skip_store().count(merchant, campaign_id)
+    return Reply(out, headers={"ETag": f'"{record.version}"'})
 
 
 @route(bp, ITEM, "PATCH", summary="Change a draft or scheduled campaign", tag=TAG, roles=WRITERS,

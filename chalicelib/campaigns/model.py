@@ -53,7 +53,8 @@ def to_schedule(body: Mapping[str, Any] | BaseModel, where: str = "schedule") ->
                 start_next_period=bool(raw.get("start_next_period", False)))
         if kind == "triggered":
             return TriggeredSchedule(TriggerEvent(raw["event"]), int(raw.get("delay_days", 0)),
-                                     _hhmm(raw.get("time")), tuple(raw.get("item_ids") or ()))
+                                     _hhmm(raw.get("time")), tuple(raw.get("item_ids") or ()),
+                                     int(raw.get("lookback_days") or 0))
     except ValueError as exc:
         raise _schedule_error(exc, where) from None
     raise Invalid("must be once, recurring or triggered", field=f"{where}.kind")

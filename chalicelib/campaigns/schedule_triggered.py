@@ -18,6 +18,7 @@ from chalicelib.campaigns.schedule import (
 )
 
 MAX_DELAY_DAYS = 365
+MAX_LOOKBACK_DAYS = 365
 
 
 class TriggerEvent(StrEnum):
@@ -42,6 +43,7 @@ class TriggeredSchedule:
     delay_days: int = 0
     time_of_day: time | None = None
     item_ids: tuple[str, ...] = ()
+    lookback_days: int = 0  # events this long before activation still trigger (0: only events after it)
 
     def __post_init__(self) -> None:
         try:
@@ -51,6 +53,9 @@ class TriggeredSchedule:
         delay = self.delay_days
         if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY_DAYS:
             raise ValueError(f"delay_days: must be an integer from 0 to {MAX_DELAY_DAYS}")
+        back = self.lookback_days
+        if isinstance(back, bool) or not isinstance(back, int) or not 0 <= back <= MAX_LOOKBACK_DAYS:
+            raise ValueError(f"lookback_days: must be an integer from 0 to {MAX_LOOKBACK_DAYS}")
         if self.time_of_day is not None:
             check_time_of_day("time_of_day", self.time_of_day)
         if isinstance(self.item_ids, str) or any(not isinstance(i, str) or not i for i in self.item_ids):

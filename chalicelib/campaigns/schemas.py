@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.campaigns.lifecycle import State
-from chalicelib.campaigns.schedule_triggered import MAX_DELAY_DAYS
+from chalicelib.campaigns.schedule_triggered import MAX_DELAY_DAYS, MAX_LOOKBACK_DAYS
 from chalicelib.core.clock import to_iso
 from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body, ListQuery, check_day, check_instant
@@ -161,6 +161,9 @@ class TriggeredIn(Body):
     delay_days: int = Field(default=0, ge=0, le=MAX_DELAY_DAYS)
     time: str | None = Field(default=None, pattern=HHMM, description="local HH:MM; null = exactly N x 24 h later")
     item_ids: list[Id] = Field(default_factory=list, max_length=MAX_ITEMS, description="for purchase_items")
+    lookback_days: int = Field(default=0, ge=0, le=MAX_LOOKBACK_DAYS,
+                               description="events up to N days before activation also trigger; 0 = only events "
+                                           "from activation on (older ones are skipped and counted)")
 
 
 CampaignSchedule = Annotated[OnceIn | RecurringIn | TriggeredIn, Field(discriminator="kind"), WrapValidator(_untag)]
@@ -276,6 +279,9 @@ class CampaignOut(BaseModel):
     ended_at: str | None = None
     send_now_requested_at: str | None = None
     next_run_at: str | None = Field(default=None, description="first occurrence computed at activation (UTC)")
+    skipped_events: int | None = Field(default=None, description="triggered campaigns (GET of one campaign): "
+                                       "events that happened before activation, beyond lookback_days, and were "
+                                       "skipped (each event counted once)")
 
 
 class CampaignPage(BaseModel):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from chalicelib.activity.consumer import Change
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEvent, triggered_due_at
@@ -42,6 +43,19 @@ def occurrences(change: Change) -> Iterator[tuple[TriggerEvent, str, str, dateti
         yield trigger, new["customer_id"], f"event:{new['event_id']}", parse_iso(new["at"]), frozenset()
 
 
+class SkipSink(Protocol):
+    def record(self, merchant_id: str, campaign_id: str, keys: Sequence[tuple[str, str]], now: datetime) -> int:
+        """Count each (customer, event key) once however often it is recorded."""
+
+
+def acts_on(campaign: CampaignView, schedule: TriggeredSchedule, at: datetime) -> bool:
+    """A triggered plan acts on events from its activation on, or from its look-back before it (SPEC §6: a
+    backfilled old order must not create a touch for an occurrence long past)."""
+    if campaign.activated_at is None:
+        return True
+    return at >= campaign.activated_at - timedelta(days=schedule.lookback_days)
+
+
 def matches(schedule: TriggeredSchedule, trigger: TriggerEvent, items: frozenset[str]) -> bool:
     if schedule.event is not trigger:
         return False
@@ -51,8 +65,10 @@ def matches(schedule: TriggeredSchedule, trigger: TriggerEvent, items: frozenset
 class TriggerHook:
     """ActivityHook: a touch per (campaign, customer, event), written only if new (at most once, ever)."""
 
-    def __init__(self, due: DueRepo, campaigns: Repo, timezone_of: Callable[[str], str], clock: Clock) -> None:
+    def __init__(self, due: DueRepo, campaigns: Repo, timezone_of: Callable[[str], str], clock: Clock,
+                 skips: SkipSink | None = None) -> None:
         self._due = due
+        self._skips = skips
         self._campaigns = campaigns
         self._tz = timezone_of
         self._clock = clock
@@ -80,9 +96,17 @@ class TriggerHook:
         if not campaigns:
             return
         tz, now = self._tz(merchant_id), self._clock()
+        skipped: dict[str, list[tuple[str, str]]] = {}
         for trigger, customer_id, key, at, items in candidates:
             for campaign in campaigns:
                 schedule = campaign.schedule
-                if isinstance(schedule, TriggeredSchedule) and matches(schedule, trigger, items):
-                    due_at = triggered_due_at(schedule, tz, at)
-                    self._due.put(touch_due(merchant_id, campaign.campaign_id, customer_id, key, due_at), now)
+                if not isinstance(schedule, TriggeredSchedule) or not matches(schedule, trigger, items):
+                    continue
+                if not acts_on(campaign, schedule, at):
+                    skipped.setdefault(campaign.campaign_id, []).append((customer_id, key))
+                    continue
+                due_at = triggered_due_at(schedule, tz, at)
+                self._due.put(touch_due(merchant_id, campaign.campaign_id, customer_id, key, due_at), now)
+        if self._skips is not None:
+            for campaign_id, keys in skipped.items():
+                self._skips.record(merchant_id, campaign_id, keys, now)

@@ -23,6 +23,7 @@ from chalicelib.wiring.dispatch import (
     queues,
     run_store,
     runs_service,
+    skip_store,
     tick_service,
     trigger_hook,
 )
@@ -80,8 +81,8 @@ __all__ = [
     "dispatch", "dispatch_lifecycle", "due_store", "egress_policy", "guard_store", "guardrails", "inbox_store",
     "ingest_service", "merchant_settings", "now", "plan_service", "queues", "redemption_hook", "repo",
     "report_exporter", "report_service", "reports", "reset", "risk_facts", "run_store", "runs_service", "services",
-    "set_clock", "set_egress_policy", "settings_cache", "shared", "staff_service", "stats_store", "tenancy_service",
-    "tick_service", "timezone_of", "touch_store", "trigger_hook", "wallet_service", "wallet_store"
+    "set_clock", "set_egress_policy", "settings_cache", "shared", "skip_store", "staff_service", "stats_store",
+    "tenancy_service", "tick_service", "timezone_of", "touch_store", "trigger_hook", "wallet_service", "wallet_store"
 ]
 
 

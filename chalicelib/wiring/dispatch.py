@@ -16,6 +16,7 @@ from chalicelib.dispatch.plan import PlanService
 from chalicelib.dispatch.policy import GuardrailPolicy
 from chalicelib.dispatch.ports import ChannelPort
 from chalicelib.dispatch.runs import RunsService
+from chalicelib.dispatch.skips import SkipStore
 from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.dispatch.tick import TickService
@@ -109,4 +110,9 @@ def lifecycle() -> DispatchLifecycle:
 
 @part
 def trigger_hook() -> TriggerHook:
-    return TriggerHook(due_store(), repo("CAMPAIGN"), cached_timezone_of, clock())
+    return TriggerHook(due_store(), repo("CAMPAIGN"), cached_timezone_of, clock(), skips=skip_store())
+
+
+@part
+def skip_store() -> SkipStore:
+    return SkipStore()

@@ -43,7 +43,7 @@ def test_an_event_touches_a_matching_customer_once_when_it_is_delivered_again(ap
     body = campaign_body(None, {"kind": "customers", "customer_ids": ["t1", "t2"]}, channel="webhook",
                          schedule={"kind": "triggered", "event": "service_completed", "delay_days": 0})
     cid = start_campaign(api, merchant, body)
-    before = T0 - timedelta(minutes=1)
+    before = T0  # the activation instant: the plan acts on events from then on
     _events(api, merchant, [("e1", "t1", before), ("e2", "t2", before), ("e3", "t3", before)])
     runtime.drain()
     _events(api, merchant, [("e1", "t1", before)])  # the same event again: no second touch
