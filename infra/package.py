@@ -27,6 +27,7 @@ from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 
 from chalicelib.core.resources import QUEUES
+from infra.bytecode import precompile
 from infra.stack.functions import FUNCTIONS, RUNTIME, function_id, role_id
 from infra.stack.template import merge_template
 
@@ -107,13 +108,20 @@ def verify(template: dict[str, Any]) -> list[str]:
     return problems
 
 
+# Development tools that must never reach Lambda (chalice's CLI and its dependencies, the build tools).
+NOT_RUNTIME = ("chalice", "pip", "setuptools", "wheel", "click", "yaml", "inquirer", "blessed", "jinxed", "readchar")
+
+
 def check_layer(layer: Path) -> list[str]:
-    """Every compiled module in the dependency layer must be built for RUNTIME, under its path."""
+    """Every compiled module in the dependency layer must be built for RUNTIME, under its path; no dev tool in it."""
     tag = "cpython-" + RUNTIME.removeprefix("python").replace(".", "")
     with zipfile.ZipFile(layer) as archive:
         names = archive.namelist()
     problems = [f"{layer.name}: {n} is not for {RUNTIME}" for n in names
                 if ".cpython-" in n and n.endswith(".so") and tag not in n]
+    site = f"python/lib/{RUNTIME}/site-packages/"
+    tops = {n.removeprefix(site).split("/")[0] for n in names if n.startswith(site)}
+    problems += [f"{layer.name}: ships {t}, a development tool" for t in sorted(tops) if t in NOT_RUNTIME]
     if not any(n.startswith(f"python/lib/{RUNTIME}/site-packages/pydantic_core/") for n in names):
         problems.append(f"{layer.name}: no pydantic_core under python/lib/{RUNTIME}/site-packages")
     return problems
@@ -229,6 +237,10 @@ def package() -> int:
     output.write_text(json.dumps(template, indent=2, sort_keys=True) + "\n")
     if output.stat().st_size > TEMPLATE_URL_LIMIT:
         return fail([f"{output.name} is {output.stat().st_size} bytes, over CloudFormation's {TEMPLATE_URL_LIMIT}"])
+    compiled = {name: precompile(BUILD / name, RUNTIME) for name in ARTIFACTS}
+    if not any(compiled.values()):
+        print(f"package: this is Python {sys.version.split()[0]}, not {RUNTIME}: the zips ship sources only "
+              "(Lambda compiles them on every cold start); `make package` on python3.13 precompiles them")
     keys = artifact_keys()
     (BUILD / "artifacts.json").write_text(json.dumps(keys, indent=2) + "\n")
     staged = BUILD / "sam-s3.json"
@@ -242,6 +254,7 @@ def package() -> int:
         return fail(["cfn-lint reported findings on the transformed template or infra/account.yml"])
     print(f"API: {counts['methods']} methods, {counts['mock_405']} answered 405 by API Gateway, "
           f"{counts['lambda_public']} public routes reach Lambda without the authorizer")
+    print("precompiled: " + ", ".join(f"{n} {c} .pyc" for n, c in compiled.items()))
     print(f"SAM transform and cfn-lint: no findings. {output.relative_to(ROOT)} and {transformed.relative_to(ROOT)} "
           f"ready in {time.monotonic() - started:.1f}s")
     return 0
