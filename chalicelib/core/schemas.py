@@ -1,11 +1,12 @@
-"""Schemas shared by every package's HTTP edge: list paging and the error body."""
+"""Schemas shared by every package's HTTP edge: list paging, the error body, merge-patch bodies."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 T = TypeVar("T")
 # Input days and instants stay in a range where local-day / UTC conversions and day arithmetic cannot overflow
@@ -39,6 +40,38 @@ class Body(BaseModel):
     """Base of request bodies: unknown fields are a 400, never silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """`model` with every field optional and defaulting to None, nested models made partial too, unknown fields
+    refused: the body of a JSON Merge Patch (RFC 7396) of a document `model` validates. Field constraints carry
+    over; validators run when the merged document is validated as `model`."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = partial_model(annotation, annotation.__name__ + "Patch")
+        optional = copy.copy(info)
+        optional.default = None
+        optional.default_factory = None
+        fields[field_name] = (annotation | None, optional)
+    made: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__,
+                                         **fields)
+    return made
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge member by member, null removes a member (the document's default applies again),
+    anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
 class ListQuery(Body):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint
 from pydantic import ValidationError
 
@@ -13,9 +15,18 @@ from chalicelib.core.errors import Invalid
 from chalicelib.core.http import Reply, Request, invalid_from, route
 from chalicelib.core.idempotency import derive_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
-from chalicelib.core.schemas import ListQuery
+from chalicelib.core.schemas import ListQuery, merge_patch
 from chalicelib.tenancy.model import ApiKey, MerchantSettings
-from chalicelib.tenancy.schemas import Health, KeyCreated, KeyIn, KeyOut, KeyPage, SettingsIn, SettingsOut
+from chalicelib.tenancy.schemas import (
+    Health,
+    KeyCreated,
+    KeyIn,
+    KeyOut,
+    KeyPage,
+    SettingsIn,
+    SettingsOut,
+    SettingsPatch,
+)
 
 bp = Blueprint(__name__)
 TAG = "tenancy"
@@ -44,12 +55,11 @@ def get_settings(req: Request) -> Reply:
     return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
 
 
-@route(bp, "/v1/settings", "PUT", summary="Replace the merchant's settings", tag=TAG, roles=ADMIN_ONLY,
-       body=SettingsIn, response=SettingsOut, if_match=True)
-def put_settings(req: Request) -> Reply:
-    body: SettingsIn = req.body
+def _checked(document: dict[str, Any]) -> MerchantSettings:
+    """The settings a PUT or a merged PATCH would store, validated whole (the webhook address against the egress
+    policy too)."""
     try:
-        new = MerchantSettings.model_validate(body.model_dump())
+        new = MerchantSettings.model_validate(document)
     except ValidationError as exc:
         raise invalid_from(exc, "body") from exc
     if new.webhook_url is not None:
@@ -57,9 +67,33 @@ def put_settings(req: Request) -> Reply:
             check_url(new.webhook_url, wiring.egress_policy())
         except Refused as exc:
             raise Invalid(f"webhook_url {exc}", field="body.webhook_url") from exc
+    return new
+
+
+@route(bp, "/v1/settings", "PUT", summary="Replace the merchant's settings: the body is the whole document and a "
+       "field left out takes its default (webhook_secret left out keeps the stored one); PATCH changes only the "
+       "fields given", tag=TAG, roles=ADMIN_ONLY, body=SettingsIn, response=SettingsOut, if_match=True)
+def put_settings(req: Request) -> Reply:
+    body: SettingsIn = req.body
+    new = _checked(body.model_dump())
     given = "webhook_secret" in body.model_fields_set
     settings, version = wiring.tenancy_service().put_settings(req.principal.merchant_id, new, req.if_match, given)
     return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
+
+
+@route(bp, "/v1/settings", "PATCH", summary="Change only the settings given (JSON Merge Patch, RFC 7396: sections "
+       "merge field by field, null resets a field to its default); If-Match makes it conditional (412 when stale)",
+       tag=TAG, roles=ADMIN_ONLY, body=SettingsPatch, response=SettingsOut, if_match=True)
+def patch_settings(req: Request) -> Reply:
+    merchant = req.principal.merchant_id
+    service = wiring.tenancy_service()
+    current, version = service.settings(merchant)
+    # Without If-Match the write is still conditional on the version read here: a concurrent change is never lost.
+    expected = req.if_match if req.if_match is not None else version
+    patch = req.body.model_dump(mode="json", exclude_unset=True)
+    new = _checked(merge_patch(current.model_dump(mode="json"), patch))
+    settings, version = service.put_settings(merchant, new, expected, secret_given=True)
+    return Reply(_settings_out(merchant, settings, version), headers={"ETag": f'"{version}"'})
 
 
 @route(bp, "/v1/keys", "POST", summary="Create an API key", tag=TAG, roles=ADMIN_ONLY, body=KeyIn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from chalicelib.core.auth import Role
-from chalicelib.core.schemas import Body
+from chalicelib.core.schemas import Body, partial_model
 from chalicelib.tenancy.model import Guardrails, QuietHours, RfmThresholds
 
 
@@ -15,7 +15,8 @@ class Health(BaseModel):
 
 
 class SettingsIn(Body):
-    """PUT /v1/settings: the whole document; omit webhook_secret to keep the stored one."""
+    """PUT /v1/settings: the whole document, replaced; a field left out takes its default (omit webhook_secret to
+    keep the stored one). PATCH /v1/settings changes only the fields it names."""
 
     store_name: str = Field(default="", max_length=64)
     timezone: str = "Asia/Shanghai"
@@ -31,6 +32,11 @@ class SettingsIn(Body):
     unsubscribe_url: str | None = Field(default=None, max_length=2048,
                                         description="the store's unsubscribe page; {customer_id} and {channel} are "
                                                     "filled in")
+
+
+SettingsPatch = partial_model(SettingsIn, "SettingsPatch")
+SettingsPatch.__doc__ = ("PATCH /v1/settings, a JSON Merge Patch (RFC 7396): only the fields given change, nested "
+                         "sections merge field by field, null resets a field to its default (clears an optional one)")
 
 
 class SettingsOut(BaseModel):

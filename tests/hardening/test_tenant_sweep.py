@@ -166,6 +166,7 @@ SWEEP: dict[tuple[str, str], Case] = {
     ("GET", "/v1/openapi.json"): paths(Probe("/v1/openapi.json", "own")),
     ("GET", "/v1/settings"): paths(Probe("/v1/settings", "own")),
     ("PUT", "/v1/settings"): paths(Probe("/v1/settings", "own", {"store_name": "B store"})),
+    ("PATCH", "/v1/settings"): paths(Probe("/v1/settings", "own", {"store_name": "B store"})),
     ("POST", "/v1/keys"): paths(Probe("/v1/keys", "own", {"role": "staff", "staff_id": STAFF})),
     ("GET", "/v1/keys"): keys_list,
     ("DELETE", "/v1/keys/{key_id}"): each("/v1/keys/{key_id}", "key_id"),
