@@ -30,6 +30,7 @@ from chalicelib.audiences.schemas import (
 )
 from chalicelib.core.auth import READERS, WRITERS
 from chalicelib.core.clock import parse_iso, to_iso
+from chalicelib.core.csvtext import CONTENT_TYPE
 from chalicelib.core.errors import Invalid
 from chalicelib.core.http import Reply, Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -139,7 +140,7 @@ def audience_members(req: Request, audience_id: str) -> Any:
         headers = {"Content-Disposition": f'attachment; filename="{audience_id}.csv"'}
         if cursor:
             headers["X-Next-Cursor"] = cursor
-        return Reply(members_csv(found), headers=headers, content_type="text/csv")
+        return Reply(members_csv(found), headers=headers, content_type=CONTENT_TYPE)
     return MembersPage(items=[m.customer_id for m in found], next_cursor=cursor, as_of=to_iso(pos.as_of))
 
 

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 
 from chalicelib.audiences.model import Member
+from chalicelib.core.csvtext import render
 from chalicelib.customers.convert import mask_phone
 
 HEADER = ("customer_id", "nickname", "phone")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: str | None) -> str:
-    """A text cell a spreadsheet will not run as a formula (nicknames are free text)."""
-    text = value or ""
-    return "'" + text if text.startswith(_FORMULA) else text
-
-
-def members_csv(members: Iterable[Member], header: bool = True) -> str:
-    """RFC 4180 text (CRLF line ends); phones are masked like in every other response."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    if header:
-        writer.writerow(HEADER)
-    for m in members:
-        writer.writerow((m.customer_id, _cell(m.nickname), mask_phone(m.phone) or ""))
-    return out.getvalue()
+def members_csv(members: Iterable[Member]) -> str:
+    """Every page is a whole file (BOM and header); phones are masked like in every other response. No column is a
+    time, so no zone is needed (UTC is never shown)."""
+    return render(HEADER, ((m.customer_id, m.nickname, mask_phone(m.phone)) for m in members), "UTC",
+                  verbatim=("phone",))

@@ -60,7 +60,10 @@ def _operation(doc: RouteDoc) -> dict[str, Any]:
     if doc.response is not None:
         ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=doc.response.__name__)}}}
     if doc.csv:
-        ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+        ok.setdefault("content", {})["text/csv"] = {"schema": {
+            "type": "string", "description": "?format=csv: UTF-8 behind a byte-order mark (Content-Type text/csv; "
+            "charset=utf-8), CRLF rows, a header row; times in the merchant's zone as ISO 8601 with the offset "
+            "(2026-11-23T18:00:00+08:00); text a spreadsheet would run as a formula is prefixed with '"}}
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
     op["responses"] = {str(doc.status): ok, **{code: {"description": text, **error} for code, text in _ERRORS.items()}}
     if doc.roles is not None:

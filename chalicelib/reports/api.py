@@ -8,6 +8,7 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.core.auth import READERS
+from chalicelib.core.csvtext import CONTENT_TYPE
 from chalicelib.core.errors import Invalid
 from chalicelib.core.http import Reply, Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -31,7 +32,12 @@ EXPORT_THRESHOLD = 5_000  # rows above which a CSV goes to S3 and the answer is 
 def _csv(merchant_id: str, name: str, text: str, rows: int) -> Reply:
     if rows > EXPORT_THRESHOLD:
         return Reply(wiring.report_exporter().put_csv(merchant_id, name, text, rows))
-    return Reply(text, content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Reply(text, content_type=CONTENT_TYPE, headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _timezone(merchant_id: str) -> str:
+    """The zone an export shows its times in: read now, so a zone just changed in settings applies at once."""
+    return wiring.tenancy_service().settings(merchant_id)[0].timezone
 
 
 def _recipient_cursor(merchant_id: str, campaign_id: str, cursor: str | None) -> str | None:
@@ -61,7 +67,7 @@ def campaign_recipients(req: Request, campaign_id: str) -> Any:
     service = wiring.report_service()
     if q.format == "csv":
         rows, _ = service.recipients(merchant, campaign_id, q.status, None, None)
-        return _csv(merchant, f"recipients-{campaign_id}", recipients_csv(rows), len(rows))
+        return _csv(merchant, f"recipients-{campaign_id}", recipients_csv(rows, _timezone(merchant)), len(rows))
     after = _recipient_cursor(merchant, campaign_id, q.cursor)
     rows, last = service.recipients(merchant, campaign_id, q.status, after, q.limit)
     cursor = encode_cursor({"pk": f"{merchant}#RCPT#{campaign_id}", "after": last}) if last else None
@@ -84,6 +90,6 @@ def history(req: Request) -> Any:
     service = wiring.dashboard_service()
     if q.format == "csv":
         rows = service.history_all(merchant, q.status, q.from_, q.to)
-        return _csv(merchant, "coupon-history", history_csv(rows), len(rows))
+        return _csv(merchant, "coupon-history", history_csv(rows, _timezone(merchant)), len(rows))
     items, last = service.history(merchant, q.status, q.from_, q.to, q.limit, decode_cursor(q.cursor, merchant))
     return HistoryPage(items=items, next_cursor=encode_cursor(last))

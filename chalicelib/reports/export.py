@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from chalicelib.core.clock import Clock
+from chalicelib.core.csvtext import CONTENT_TYPE
 from chalicelib.reports.schemas import ExportLink
 
 EXPIRES_IN = 900  # 15 minutes: long enough to start the download, short enough that a leaked link dies soon
@@ -28,7 +29,7 @@ class Exporter:
         stamp = self._clock().strftime("%Y%m%dT%H%M%SZ")
         key = f"exports/{merchant_id}/{name}-{stamp}-{secrets.token_hex(6)}.csv"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=text.encode("utf-8"),
-                            ContentType="text/csv; charset=utf-8",
+                            ContentType=CONTENT_TYPE,
                             ContentDisposition=f'attachment; filename="{name}.csv"')
         url = self._s3.generate_presigned_url("get_object", Params={"Bucket": self._bucket, "Key": key},
                                               ExpiresIn=self._expires_in)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -128,8 +129,8 @@ def test_report_shows_funnel_reasons_revenue_coupons_churn_and_series(api, merch
 def test_recipients_csv_content_when_format_is_csv(api, merchant, seeded):
     r = api.get(f"/v1/campaigns/{seeded['campaign']}/recipients?format=csv", token=merchant.token)
     assert r.status == 200 and r.headers["content-type"].startswith("text/csv")
-    at = to_iso(SENT)
-    assert r.text.split("\r\n") == [
+    at = SENT.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()  # the merchant's zone, with the offset
+    assert r.text.removeprefix("\ufeff").split("\r\n") == [
         "customer_id,status,reason,run_id,at,coupons,orders,amount_fen,discount_fen,reversed_orders,churned",
         f"c1,reached,,r1,{at},{seeded['instance']}:claimed,1,5000,100,1,unfollow",
         f"c2,failed,channel_error,r1,{at},,0,0,0,0,",
@@ -159,7 +160,7 @@ def test_large_csv_export_goes_to_s3_and_returns_a_presigned_url(api, merchant, 
     key = url.path.lstrip("/").removeprefix(get_config().export_bucket + "/")
     assert key.startswith(f"exports/{merchant.id}/")
     body = wiring.client("s3").get_object(Bucket=get_config().export_bucket, Key=key)["Body"].read().decode()
-    assert body.startswith("customer_id,status") and body.count("\r\n") == 6
+    assert body.startswith("\ufeffcustomer_id,status") and body.count("\r\n") == 6
 
 
 def test_export_url_is_presigned_with_sigv4_and_a_short_expiry(api, merchant, seeded, monkeypatch):
@@ -206,9 +207,9 @@ def test_history_filters_active_and_expired_and_exports_csv(api, merchant, runti
     page = api.get("/v1/history?limit=1", token=merchant.token).json
     assert len(page["items"]) == 1 and page["next_cursor"]
     csv_text = api.get("/v1/history?format=csv&status=expired", token=merchant.token).text
-    lines = csv_text.split("\r\n")
+    lines = csv_text.removeprefix("\ufeff").split("\r\n")
     assert lines[0].startswith("instance_id,coupon_id,coupon_name,customer_id,campaign_id") and len(lines) == 3
-    assert lines[1].startswith(f"{old},{coupon},10 off,c1,cmpX,r1,expired,2026-11-20T04:00:00Z")
+    assert lines[1].startswith(f"{old},{coupon},10 off,c1,cmpX,r1,expired,2026-11-20T12:00:00+08:00")
 
 
 @pytest.mark.parametrize(("path", "field"), [

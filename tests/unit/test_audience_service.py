@@ -136,4 +136,4 @@ def test_audience_size_limit_is_300000() -> None:
 
 def test_csv_masks_phones_and_defuses_formulas() -> None:
     text = members_csv([Member("c1", "=cmd()", "+8613812345678"), Member("c2", None, None)])
-    assert text == "customer_id,nickname,phone\r\nc1,'=cmd(),+86138****5678\r\nc2,,\r\n"
+    assert text == "\ufeffcustomer_id,nickname,phone\r\nc1,'=cmd(),+86138****5678\r\nc2,,\r\n"
