@@ -80,13 +80,14 @@ def generate(n: int, seed: int = 11) -> Iterator[tuple[dict[str, Any], dict[str,
         for k in range([0, 1, 1, 2, 3, 4, 6, 2, 1, 0][i % 10]):
             at = NOW - timedelta(days=rng.randrange(0, 365), seconds=rng.randrange(86_400))
             status: Literal["paid", "refunded"] = "refunded" if rng.random() < 0.05 else "paid"
-            activity = apply_order(activity, OrderFact(f"o{i}_{k}", cid, at, rng.randrange(990, 30_000), status), TZ)
+            fact = OrderFact(f"o{i}_{k}", cid, at, rng.randrange(990, 30_000), status)
+            activity = apply_order(activity, fact, TZ, NOW)
         for k in range(rng.randrange(0, 7)):
             at = NOW - timedelta(days=rng.randrange(0, 60), seconds=rng.randrange(86_400))
             kind = rng.choice(kinds)
             activity = apply_event(activity, EventFact(f"e{i}_{k}", cid, kind, at,  # type: ignore[arg-type]
                                                        value=rng.randrange(3, 600), rating="good",
-                                                       content="好" if kind == "review" else None), TZ)
+                                                       content="好" if kind == "review" else None), TZ, NOW)
         folded = activity != CustomerActivity()
         yield profile, json.loads(json.dumps(activity_to_doc(activity))) if folded else None
 

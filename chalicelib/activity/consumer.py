@@ -95,6 +95,7 @@ class ActivityConsumer:
             if change.new is not None:  # TTL removals fold nothing: no read for them
                 by_merchant.setdefault(change.merchant_id, set()).update(change.customer_ids)
         zones = {m: self._tz(m) for m in by_merchant}
+        now = self._clock()  # caps every watermark: no record dated ahead of it moves a customer's pruning horizon
         for merchant_id, ids in by_merchant.items():
             # Activity only: folding never reads the profile (half the BatchGetItem keys).
             for cid, row in self._customers.get_activity_rows(merchant_id, ids).items():
@@ -113,15 +114,15 @@ class ActivityConsumer:
                 if old and old["customer_id"] != order.customer_id:
                     # The order moved to another customer: the first one loses what it had counted.
                     moved = order_from_doc(dict(old, status="cancelled"))
-                    self._apply(state, change.merchant_id, moved.customer_id, lambda a: apply_order(a, moved, tz))
-                self._apply(state, change.merchant_id, order.customer_id, lambda a: apply_order(a, order, tz))
+                    self._apply(state, change.merchant_id, moved.customer_id, lambda a: apply_order(a, moved, tz, now))
+                self._apply(state, change.merchant_id, order.customer_id, lambda a: apply_order(a, order, tz, now))
             else:
                 fact = event_from_doc(change.new)
-                self._apply(state, change.merchant_id, fact.customer_id, lambda a: apply_event(a, fact, tz))
+                self._apply(state, change.merchant_id, fact.customer_id, lambda a: apply_event(a, fact, tz, now))
             state.applied.setdefault(change.merchant_id, []).append(change)
 
         result = run_batch(event, context, fold, EventType.DynamoDBStreams, "activity_stream")
-        stamp = to_iso(self._clock())
+        stamp = to_iso(now)
         for merchant_id in by_merchant:
             writes = [(cid, activity_to_doc(state.activity[(m, cid)]), state.rows[(m, cid)].activity_rev)
                       for (m, cid) in sorted(state.changed) if m == merchant_id]

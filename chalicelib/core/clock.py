@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
+# How far ahead of our clock an ingested instant may lie (producers' clocks drift, a few seconds to minutes); later
+# instants are refused at the edge, and derived state never moves past now + this skew.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 
 def system_clock() -> datetime:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, create_model
+
+from chalicelib.core.clock import MAX_FUTURE_SKEW
 
 T = TypeVar("T")
 # Input days and instants stay in a range where local-day / UTC conversions and day arithmetic cannot overflow
@@ -32,8 +34,43 @@ def check_instant(value: datetime) -> datetime:
     return value
 
 
+# The most advanced time zone (Pacific/Kiritimati) is UTC+14: a day after the UTC day of now + 14 h is a future day
+# for every merchant.
+_LATEST_OFFSET = timedelta(hours=14)
+
+
+def _clock(info: ValidationInfo) -> datetime:
+    """The request's clock, passed as validation context {"now": instant} by whoever validates facts."""
+    now = (info.context or {}).get("now")
+    if not isinstance(now, datetime):
+        raise TypeError("facts are validated with context={'now': <aware datetime>}")
+    return now
+
+
+def check_not_ahead(value: datetime, info: ValidationInfo) -> datetime:
+    """A fact's instant no more than MAX_FUTURE_SKEW after the clock (a typo such as 2099 is refused by item)."""
+    now = _clock(info)
+    if value > now + MAX_FUTURE_SKEW:
+        minutes = int(MAX_FUTURE_SKEW.total_seconds()) // 60
+        raise ValueError(f"lies in the future: at most {minutes} minutes after the server's clock "
+                         f"({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})")
+    return value
+
+
+def check_day_not_ahead(value: date, info: ValidationInfo) -> date:
+    """A fact's day that is not after today in every time zone."""
+    today = (_clock(info).astimezone(UTC) + _LATEST_OFFSET).date()
+    if value > today:
+        raise ValueError(f"lies in the future: at most {today.isoformat()}")
+    return value
+
+
 Day = Annotated[date, AfterValidator(check_day)]
 Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
+# Instants and days of facts (orders, events, customers' dates): refused when ahead of the clock, so that no record
+# dated by mistake moves derived state (windows, watermarks) into the future.
+PastDay = Annotated[date, AfterValidator(check_day), AfterValidator(check_day_not_ahead)]
+PastInstant = Annotated[AwareDatetime, AfterValidator(check_instant), AfterValidator(check_not_ahead)]
 
 
 class Body(BaseModel):

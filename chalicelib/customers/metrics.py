@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from chalicelib.core.clock import MAX_FUTURE_SKEW
 from chalicelib.customers.model import (
     CHANNELS,
     GOOD_REVIEW,
@@ -68,8 +69,14 @@ def order_digest(order_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def apply_order(activity: CustomerActivity, order: OrderFact, tz: str) -> CustomerActivity:
-    """Fold the current state of one order in; the same state twice (or a stale replay) changes nothing.
+def _watermark(activity: CustomerActivity, at: int, now: datetime) -> int:
+    """The latest instant applied, never beyond `now` + MAX_FUTURE_SKEW: a record dated ahead of the clock (the edge
+    refuses them; older data may hold some) cannot move the pruning horizon and archive or drop real activity."""
+    return min(max(activity.watermark, at), epoch_seconds(now + MAX_FUTURE_SKEW))
+
+
+def apply_order(activity: CustomerActivity, order: OrderFact, tz: str, now: datetime) -> CustomerActivity:
+    """Fold the current state of one order in at clock `now`; the same state twice (or a stale replay) changes nothing.
 
     paid/completed count once (a re-send with a new amount or paid_at replaces the contribution);
     refunded/cancelled remove exactly what was counted and are final, so a later "paid" is ignored.
@@ -81,7 +88,7 @@ def apply_order(activity: CustomerActivity, order: OrderFact, tz: str) -> Custom
     current = activity.orders.get(oid)
     if current is None and activity.archived_ids and order_digest(oid) in activity.archived_ids:
         return activity  # already folded into the archive: neither recounted nor reversible
-    watermark = max(activity.watermark, at)
+    watermark = _watermark(activity, at, now)
     if order.status in PURCHASE_STATUSES:
         entry = CountedOrder(at, order.amount_fen)
         if current == entry:
@@ -92,13 +99,13 @@ def apply_order(activity: CustomerActivity, order: OrderFact, tz: str) -> Custom
     return _prune(replace(activity, orders=orders, closed_orders=closed, watermark=watermark), tz)
 
 
-def apply_event(activity: CustomerActivity, event: EventFact, tz: str) -> CustomerActivity:
-    """Fold one behaviour event in; an event id already applied changes nothing."""
+def apply_event(activity: CustomerActivity, event: EventFact, tz: str, now: datetime) -> CustomerActivity:
+    """Fold one behaviour event in at clock `now`; an event id already applied changes nothing."""
     if event.event_id in activity.event_ids:
         return activity
     at = epoch_seconds(event.at)
     kind = event.type
-    watermark = max(activity.watermark, at)
+    watermark = _watermark(activity, at, now)
     last_at = dict(activity.last_at)
     _keep_latest(last_at, kind, at)
     days = activity.days

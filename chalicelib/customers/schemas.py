@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from chalicelib.core.schemas import Body, Day, Instant
+from chalicelib.core.schemas import Body, Day, PastDay, PastInstant
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_BATCH = 500
@@ -48,13 +48,13 @@ class CustomerIn(Body):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,15}$")
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     gender: str = Field(default="unknown", pattern=r"^(male|female|unknown)$")
-    birthday: Day | None = None
+    birthday: PastDay | None = None
     age_band: str | None = Field(default=None, max_length=16)
     device_brand: str | None = Field(default=None, max_length=32)
     device_os: str | None = Field(default=None, max_length=32)
     region: str | None = Field(default=None, max_length=64)
     city_tier: int | None = Field(default=None, ge=1, le=6)
-    registered_at: Instant | None = None
+    registered_at: PastInstant | None = None
     phone_bound: bool = False
     member_level: int = Field(default=0, ge=0, le=100)
     fan_level: int = Field(default=0, ge=0, le=100)
@@ -82,7 +82,7 @@ class ItemLine(Body):
 class OrderIn(Body):
     order_id: str = Field(pattern=ID)
     customer_id: str = Field(pattern=ID)
-    paid_at: Instant
+    paid_at: PastInstant
     amount_fen: int = Field(ge=0, le=10**12)
     discount_fen: int = Field(default=0, ge=0, le=10**12)
     items: list[ItemLine] = Field(default_factory=list, max_length=200)
@@ -114,7 +114,7 @@ class EventIn(Body):
     event_id: str = Field(pattern=ID)
     customer_id: str = Field(pattern=ID)
     type: EventType
-    at: Instant
+    at: PastInstant
     value: int | None = Field(default=None, ge=0, le=10**9, description="seconds watched, new fan level, ...")
     content: str | None = Field(default=None, max_length=2000, description="review text")
     rating: str | None = Field(default=None, pattern=r"^(good|neutral|bad)$")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -37,14 +38,15 @@ def check_batch_size(items: list[Any]) -> None:
         raise TooLarge(f"at most {MAX_BATCH} items per call (got {len(items)})", field="body.items")
 
 
-def validate_items(items: list[Any], model: type[BaseModel], id_field: str
+def validate_items(items: list[Any], model: type[BaseModel], id_field: str, now: datetime
                    ) -> tuple[list[tuple[int, dict[str, Any]]], list[ItemResult]]:
-    """Per-item validation; a repeated id in one batch keeps the last occurrence and rejects the others."""
+    """Per-item validation at clock `now` (facts ahead of it are refused); a repeated id in one batch keeps the last
+    occurrence and rejects the others."""
     good: dict[str, tuple[int, dict[str, Any]]] = {}
     results: dict[int, ItemResult] = {}
     for index, raw in enumerate(items):
         try:
-            parsed = model.model_validate(raw)
+            parsed = model.model_validate(raw, context={"now": now})
         except ValidationError as exc:
             errors = [ItemError(field=".".join(str(p) for p in (f"items[{index}]", *e["loc"])), reason=e["msg"])
                       for e in exc.errors(include_url=False)]
@@ -76,25 +78,26 @@ class IngestService:
         self._activity = activity
         self._clock = clock
 
-    def _ingest(self, items: list[Any], model: type[BaseModel], id_field: str,
+    def _ingest(self, items: list[Any], model: type[BaseModel], id_field: str, now: datetime,
                 write: Callable[[list[dict[str, Any]]], None]) -> BatchResult:
         check_batch_size(items)
-        good, results = validate_items(items, model, id_field)
+        good, results = validate_items(items, model, id_field, now)
         if good:
             write([doc for _, doc in good])
         return _summary(results)
 
     def upsert_customers(self, merchant_id: str, items: list[Any]) -> BatchResult:
-        stamp = to_iso(self._clock())
-        return self._ingest(items, CustomerIn, "customer_id",
+        now = self._clock()
+        stamp = to_iso(now)
+        return self._ingest(items, CustomerIn, "customer_id", now,
                             lambda docs: self._profiles.put_profiles(merchant_id, docs, stamp))
 
     def ingest_orders(self, merchant_id: str, items: list[Any]) -> BatchResult:
         now = self._clock()
-        return self._ingest(items, OrderIn, "order_id", lambda docs: self._activity.put(
+        return self._ingest(items, OrderIn, "order_id", now, lambda docs: self._activity.put(
             merchant_id, "ORDER", docs, "order_id", to_iso(now), int(now.timestamp())))
 
     def ingest_events(self, merchant_id: str, items: list[Any]) -> BatchResult:
         now = self._clock()
-        return self._ingest(items, EventIn, "event_id", lambda docs: self._activity.put(
+        return self._ingest(items, EventIn, "event_id", now, lambda docs: self._activity.put(
             merchant_id, "EVENT", docs, "event_id", to_iso(now), int(now.timestamp())))

@@ -27,7 +27,7 @@ def row(cid: str, orders: Iterable[tuple[float, int]] = (), **profile: Any) -> C
     activity = CustomerActivity()
     for n, (days_ago, amount) in enumerate(orders):
         fact = OrderFact(f"{cid}-{n}", cid, AS_OF - timedelta(days=days_ago), amount, "paid")
-        activity = apply_order(activity, fact, TZ)
+        activity = apply_order(activity, fact, TZ, AS_OF)
     return CustomerRow(cid, {"customer_id": cid, "nickname": f"n{cid}", **profile},
                        activity_to_doc(activity) if orders else None)
 

@@ -62,10 +62,10 @@ def customer(cid: str, orders: Sequence[Order] = (), events: Sequence[Event] = (
     for n, row in enumerate(orders):
         oid, at, amount, status = row if len(row) == 4 else (f"{cid}-o{n}", *row, "paid")
         fact = OrderFact(oid, cid, at, amount, status)
-        activity = apply_order(activity, fact, TZ)
+        activity = apply_order(activity, fact, TZ, as_of)
     for n, event in enumerate(events):
         extra: dict[str, Any] = event[2] if len(event) == 3 else {}
-        activity = apply_event(activity, EventFact(f"{cid}-e{n}", cid, event[0], event[1], **extra), TZ)
+        activity = apply_event(activity, EventFact(f"{cid}-e{n}", cid, event[0], event[1], **extra), TZ, as_of)
     return facts_as_of(CustomerProfile(cid, **profile), activity, TZ, as_of)
 
 

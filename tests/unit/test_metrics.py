@@ -34,6 +34,8 @@ from chalicelib.customers.model import (
 TZ = "Asia/Shanghai"
 SH = ZoneInfo(TZ)
 AS_OF = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+# The consumer's clock: after every record folded here (the cap on records ahead of it: test_future_records).
+CLOCK = datetime(2030, 1, 1, tzinfo=UTC)
 PROFILE = CustomerProfile("c1")
 
 
@@ -49,9 +51,9 @@ def fold(*records: OrderFact | EventFact) -> CustomerActivity:
     activity = CustomerActivity()
     for record in records:
         if isinstance(record, OrderFact):
-            activity = apply_order(activity, record, TZ)
+            activity = apply_order(activity, record, TZ, CLOCK)
         else:
-            activity = apply_event(activity, record, TZ)
+            activity = apply_event(activity, record, TZ, CLOCK)
     return activity
 
 
@@ -71,9 +73,9 @@ def test_refund_reverses_exactly_what_payment_added_when_order_refunded() -> Non
 
 def test_replaying_same_order_state_changes_nothing_when_sent_twice() -> None:
     once = fold(order("o1", AS_OF - timedelta(days=1)))
-    assert apply_order(once, order("o1", AS_OF - timedelta(days=1)), TZ) is once
-    refunded = apply_order(once, order("o1", AS_OF - timedelta(days=1), status="refunded"), TZ)
-    assert apply_order(refunded, order("o1", AS_OF - timedelta(days=1), status="refunded"), TZ) is refunded
+    assert apply_order(once, order("o1", AS_OF - timedelta(days=1)), TZ, CLOCK) is once
+    refunded = apply_order(once, order("o1", AS_OF - timedelta(days=1), status="refunded"), TZ, CLOCK)
+    assert apply_order(refunded, order("o1", AS_OF - timedelta(days=1), status="refunded"), TZ, CLOCK) is refunded
 
 
 def test_stale_paid_replay_is_ignored_when_order_already_refunded() -> None:
@@ -112,7 +114,7 @@ def test_first_order_moves_to_next_purchase_when_first_is_refunded() -> None:
 def test_replaying_event_id_changes_nothing() -> None:
     view = event("e1", "product_view", AS_OF - timedelta(hours=1))
     once = fold(view)
-    assert apply_event(once, view, TZ) is once
+    assert apply_event(once, view, TZ, CLOCK) is once
     assert facts(once).product_views_30d == 1
 
 
@@ -193,7 +195,7 @@ def test_good_review_needs_content_and_good_rating() -> None:
                     event("r2", "review", at, rating="bad", content="meh"))
     f = facts(activity)
     assert f.last_review_at == at and f.last_good_review_at is None and f.reviews_30d == 2
-    f = facts(apply_event(activity, event("r3", "review", at, rating="good", content="great"), TZ))
+    f = facts(apply_event(activity, event("r3", "review", at, rating="good", content="great"), TZ, CLOCK))
     assert f.last_good_review_at == at and f.review_good_30d == 1
 
 
@@ -217,7 +219,8 @@ def test_old_purchases_are_archived_and_still_counted_once() -> None:
     old = order("old", AS_OF - timedelta(days=ORDER_HORIZON_DAYS + 20), 300)
     activity = fold(order("new", AS_OF - timedelta(days=1), 100), old)
     assert "old" not in activity.orders and activity.archived_orders == 1
-    replayed = apply_order(apply_order(activity, old, TZ), order("old", old.paid_at, 300, "completed"), TZ)
+    again = apply_order(activity, old, TZ, CLOCK)
+    replayed = apply_order(again, order("old", old.paid_at, 300, "completed"), TZ, CLOCK)
     assert replayed is activity
     f = facts(replayed)
     assert (f.orders_total, f.spend_total, f.first_order_at) == (2, 400, old.paid_at)
@@ -227,7 +230,7 @@ def test_heavy_buyers_keep_180_day_windows_exact_when_over_the_order_cap() -> No
     activity = CustomerActivity()
     count = MAX_TRACKED_ORDERS + 300
     for n in range(count):
-        activity = apply_order(activity, order(f"o{n}", AS_OF - timedelta(hours=3 * n), 10), TZ)
+        activity = apply_order(activity, order(f"o{n}", AS_OF - timedelta(hours=3 * n), 10), TZ, CLOCK)
     f = facts(activity)
     assert f.orders_total == count and f.orders_180d == len([n for n in range(count) if 3 * n < 180 * 24])
     assert len(json.dumps(activity_to_doc(activity))) < 200_000
@@ -236,7 +239,7 @@ def test_heavy_buyers_keep_180_day_windows_exact_when_over_the_order_cap() -> No
 def test_event_id_memory_is_bounded() -> None:
     activity = CustomerActivity()
     for n in range(EVENT_ID_MEMORY + 10):
-        activity = apply_event(activity, event(f"e{n}", "visit", AS_OF), TZ)
+        activity = apply_event(activity, event(f"e{n}", "visit", AS_OF), TZ, CLOCK)
     assert len(activity.event_ids) == EVENT_ID_MEMORY and activity.event_ids[-1] == f"e{EVENT_ID_MEMORY + 9}"
 
 
@@ -286,4 +289,4 @@ def test_facts_match_a_brute_force_count_of_purchases(rows: list[tuple[int, int,
 
 def test_naive_instants_are_rejected() -> None:
     with pytest.raises(ValueError):
-        apply_order(CustomerActivity(), order("a", datetime(2026, 1, 1)), TZ)
+        apply_order(CustomerActivity(), order("a", datetime(2026, 1, 1)), TZ, CLOCK)

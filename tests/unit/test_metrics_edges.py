@@ -35,6 +35,8 @@ TZ = "Asia/Shanghai"
 AS_OF = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 NOW = epoch_seconds(AS_OF)
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+# The consumer's clock: after every record folded here (the cap on records ahead of it: test_future_records).
+CLOCK = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def event(eid: str, kind: str, at: datetime, **kw: object) -> EventFact:
@@ -109,11 +111,11 @@ def test_window_spends_and_engagement_sums_over_the_local_days():
 
 # -- pruning at the exact cutoffs ---------------------------------------------------------------------------
 def test_a_purchase_exactly_the_order_horizon_old_is_kept_and_one_second_older_is_archived():
-    activity = apply_order(CustomerActivity(), paid("old", T0, 300), TZ)
+    activity = apply_order(CustomerActivity(), paid("old", T0, 300), TZ, CLOCK)
     horizon = T0 + timedelta(days=ORDER_HORIZON_DAYS)
-    kept = apply_order(activity, paid("new", horizon), TZ)
+    kept = apply_order(activity, paid("new", horizon), TZ, CLOCK)
     assert set(kept.orders) == {"old", "new"} and kept.archived_orders == 0
-    moved = apply_order(activity, paid("new", horizon + timedelta(seconds=1)), TZ)
+    moved = apply_order(activity, paid("new", horizon + timedelta(seconds=1)), TZ, CLOCK)
     assert set(moved.orders) == {"new"}
     t0 = epoch_seconds(T0)
     assert (moved.archived_orders, moved.archived_spend_fen, moved.archived_first_at, moved.archived_last_at) == (
@@ -124,14 +126,14 @@ def test_a_purchase_exactly_the_order_horizon_old_is_kept_and_one_second_older_i
 def test_a_second_archive_widens_the_first_and_last_archived_purchase():
     start = CustomerActivity(archived_orders=1, archived_spend_fen=5, archived_first_at=epoch_seconds(T0) - 10,
                              archived_last_at=epoch_seconds(T0) - 5)
-    activity = apply_order(start, paid("old", T0, 300), TZ)
-    moved = apply_order(activity, paid("new", T0 + timedelta(days=ORDER_HORIZON_DAYS + 1)), TZ)
+    activity = apply_order(start, paid("old", T0, 300), TZ, CLOCK)
+    moved = apply_order(activity, paid("new", T0 + timedelta(days=ORDER_HORIZON_DAYS + 1)), TZ, CLOCK)
     assert (moved.archived_orders, moved.archived_first_at, moved.archived_last_at) == (
         2, epoch_seconds(T0) - 10, epoch_seconds(T0))
     early = CustomerActivity(archived_orders=1, archived_spend_fen=5, archived_first_at=epoch_seconds(T0) + 10,
                              archived_last_at=epoch_seconds(T0) + 20)
-    moved = apply_order(apply_order(early, paid("old", T0), TZ),
-                        paid("new", T0 + timedelta(days=ORDER_HORIZON_DAYS + 1)), TZ)
+    moved = apply_order(apply_order(early, paid("old", T0), TZ, CLOCK),
+                        paid("new", T0 + timedelta(days=ORDER_HORIZON_DAYS + 1)), TZ, CLOCK)
     assert (moved.archived_first_at, moved.archived_last_at) == (epoch_seconds(T0), epoch_seconds(T0) + 20)
 
 
@@ -140,69 +142,71 @@ def test_more_than_the_tracked_maximum_archives_early_but_exactly_the_maximum_do
     orders = {f"o{i}": CountedOrder(base + i, 1) for i in range(MAX_TRACKED_ORDERS - 1)}
     activity = CustomerActivity(orders=orders, watermark=base + MAX_TRACKED_ORDERS)
     late = T0 + timedelta(days=200)
-    full = apply_order(activity, paid("last", late), TZ)
+    full = apply_order(activity, paid("last", late), TZ, CLOCK)
     assert len(full.orders) == MAX_TRACKED_ORDERS and full.archived_orders == 0
-    over = apply_order(full, paid("one-more", late), TZ)
+    over = apply_order(full, paid("one-more", late), TZ, CLOCK)
     assert set(over.orders) == {"last", "one-more"} and over.archived_orders == MAX_TRACKED_ORDERS - 1
 
 
 def test_refunded_ids_are_forgotten_only_past_the_order_horizon():
     refund = OrderFact("r", "c1", T0, 100, "refunded")  # type: ignore[arg-type]
-    activity = apply_order(CustomerActivity(), refund, TZ)
-    assert set(apply_order(activity, paid("n", T0 + timedelta(days=ORDER_HORIZON_DAYS)), TZ).closed_orders) == {"r"}
-    gone = apply_order(activity, paid("n", T0 + timedelta(days=ORDER_HORIZON_DAYS, seconds=1)), TZ)
+    activity = apply_order(CustomerActivity(), refund, TZ, CLOCK)
+    kept = apply_order(activity, paid("n", T0 + timedelta(days=ORDER_HORIZON_DAYS)), TZ, CLOCK)
+    assert set(kept.closed_orders) == {"r"}
+    gone = apply_order(activity, paid("n", T0 + timedelta(days=ORDER_HORIZON_DAYS, seconds=1)), TZ, CLOCK)
     assert gone.closed_orders == {}
 
 
 def test_engagement_days_are_kept_exactly_for_the_engagement_window():
-    first = apply_event(CustomerActivity(), event("e1", "visit", T0), TZ)
+    first = apply_event(CustomerActivity(), event("e1", "visit", T0), TZ, CLOCK)
     last_kept = T0 + timedelta(days=ENGAGEMENT_DAYS - 1)
-    kept = apply_event(first, event("e2", "visit", last_kept), TZ)
+    kept = apply_event(first, event("e2", "visit", last_kept), TZ, CLOCK)
     assert len(kept.days) == 2
-    dropped = apply_event(first, event("e2", "visit", last_kept + timedelta(days=1)), TZ)
+    dropped = apply_event(first, event("e2", "visit", last_kept + timedelta(days=1)), TZ, CLOCK)
     assert list(dropped.days) == [(last_kept + timedelta(days=1)).astimezone(ZoneInfo(TZ)).date().isoformat()]
     oldest = last_kept + timedelta(days=1) - timedelta(days=ENGAGEMENT_DAYS - 1)
-    assert len(apply_event(dropped, event("e3", "visit", oldest), TZ).days) == 2  # a late event on the oldest day
-    assert len(apply_event(dropped, event("e3", "visit", oldest - timedelta(days=1)), TZ).days) == 1
+    late = apply_event(dropped, event("e3", "visit", oldest), TZ, CLOCK)
+    assert len(late.days) == 2  # a late event on the oldest day
+    assert len(apply_event(dropped, event("e3", "visit", oldest - timedelta(days=1)), TZ, CLOCK).days) == 1
 
 
 # -- events ---------------------------------------------------------------------------------------------------
 def test_live_watch_counts_seconds_never_below_zero():
-    a = apply_event(CustomerActivity(), event("e1", "live_watch", T0, value=-5), TZ)
-    a = apply_event(a, event("e2", "live_watch", T0), TZ)
+    a = apply_event(CustomerActivity(), event("e1", "live_watch", T0, value=-5), TZ, CLOCK)
+    a = apply_event(a, event("e2", "live_watch", T0), TZ, CLOCK)
     day = next(iter(a.days.values()))
     assert (day.live_watch_seconds, day.live_watch_max_seconds) == (0, 0)
 
 
 def test_the_latest_instant_of_a_kind_is_kept_and_a_tie_keeps_the_first():
-    a = apply_event(CustomerActivity(), event("e1", "visit", T0), TZ)
-    a = apply_event(a, event("e2", "visit", T0 - timedelta(seconds=1)), TZ)
+    a = apply_event(CustomerActivity(), event("e1", "visit", T0), TZ, CLOCK)
+    a = apply_event(a, event("e2", "visit", T0 - timedelta(seconds=1)), TZ, CLOCK)
     assert a.last_at["visit"] == epoch_seconds(T0)
-    old = apply_event(CustomerActivity(), event("e0", "visit", datetime(1900, 1, 1, tzinfo=UTC)), TZ)
+    old = apply_event(CustomerActivity(), event("e0", "visit", datetime(1900, 1, 1, tzinfo=UTC)), TZ, CLOCK)
     assert old.last_at["visit"] == epoch_seconds(datetime(1900, 1, 1, tzinfo=UTC))
 
 
 def test_follow_state_is_the_latest_event_with_the_event_id_breaking_a_same_second_tie():
-    a = apply_event(CustomerActivity(), event("e2", "follow", T0), TZ)
+    a = apply_event(CustomerActivity(), event("e2", "follow", T0), TZ, CLOCK)
     assert a.follow == FollowState(epoch_seconds(T0), "e2", True)
-    same = apply_event(a, event("e1", "unfollow", T0), TZ)
+    same = apply_event(a, event("e1", "unfollow", T0), TZ, CLOCK)
     assert same.follow == FollowState(epoch_seconds(T0), "e2", True)
-    after = apply_event(a, event("e3", "unfollow", T0), TZ)
+    after = apply_event(a, event("e3", "unfollow", T0), TZ, CLOCK)
     assert after.follow == FollowState(epoch_seconds(T0), "e3", False)
-    assert apply_event(after, event("e4", "visit", T0), TZ).follow == after.follow
+    assert apply_event(after, event("e4", "visit", T0), TZ, CLOCK).follow == after.follow
 
 
 def test_fan_level_moves_only_with_a_level_and_other_events_with_values_do_not_touch_it():
-    a = apply_event(CustomerActivity(), event("e1", "fan_level_up", T0, value=3), TZ)
-    a = apply_event(a, event("e2", "fan_level_up", T0), TZ)
-    a = apply_event(a, event("e3", "live_watch", T0, value=9), TZ)
+    a = apply_event(CustomerActivity(), event("e1", "fan_level_up", T0, value=3), TZ, CLOCK)
+    a = apply_event(a, event("e2", "fan_level_up", T0), TZ, CLOCK)
+    a = apply_event(a, event("e3", "live_watch", T0, value=9), TZ, CLOCK)
     assert a.fan_level == 3
 
 
 def test_a_refund_moves_the_watermark():
     refund = OrderFact("r", "c1", T0, 100, "refunded")  # type: ignore[arg-type]
-    assert apply_order(CustomerActivity(), refund, TZ).watermark == epoch_seconds(T0)
-    assert apply_event(CustomerActivity(), event("e", "visit", T0), TZ).watermark == epoch_seconds(T0)
+    assert apply_order(CustomerActivity(), refund, TZ, CLOCK).watermark == epoch_seconds(T0)
+    assert apply_event(CustomerActivity(), event("e", "visit", T0), TZ, CLOCK).watermark == epoch_seconds(T0)
 
 
 def test_epoch_seconds_floor_and_need_an_aware_instant():
