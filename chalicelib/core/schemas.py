@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, create_model
+from pydantic_core import PydanticCustomError
 
 from chalicelib.core.clock import MAX_FUTURE_SKEW
 
@@ -52,8 +53,9 @@ def check_not_ahead(value: datetime, info: ValidationInfo) -> datetime:
     now = _clock(info)
     if value > now + MAX_FUTURE_SKEW:
         minutes = int(MAX_FUTURE_SKEW.total_seconds()) // 60
-        raise ValueError(f"lies in the future: at most {minutes} minutes after the server's clock "
-                         f"({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})")
+        clock = f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        raise PydanticCustomError("future_instant", "lies in the future: at most {minutes} minutes after the "
+                                  "server's clock ({now})", {"minutes": minutes, "now": clock})
     return value
 
 
@@ -61,7 +63,7 @@ def check_day_not_ahead(value: date, info: ValidationInfo) -> date:
     """A fact's day that is not after today in every time zone."""
     today = (_clock(info).astimezone(UTC) + _LATEST_OFFSET).date()
     if value > today:
-        raise ValueError(f"lies in the future: at most {today.isoformat()}")
+        raise PydanticCustomError("future_day", "lies in the future: at most {today}", {"today": today.isoformat()})
     return value
 
 

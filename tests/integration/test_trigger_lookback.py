@@ -52,9 +52,9 @@ def test_a_backfilled_order_paid_before_activation_triggers_nothing_and_is_count
         api, merchant, clock, runtime, channel):
     seed_customers(api, merchant, ["b1", "b2"])
     cid = activate(api, merchant, clock, runtime, ["b1", "b2"])
-    orders(api, merchant, [("old1", "b1", T0 - timedelta(days=30)), ("new1", "b2", T0 + timedelta(hours=1))])
+    orders(api, merchant, [("old1", "b1", T0 - timedelta(days=30)), ("new1", "b2", T0 + timedelta(minutes=4))])
     runtime.drain()
-    assert touches(merchant, cid) == {"b2": T0 + timedelta(hours=1, days=7)}
+    assert touches(merchant, cid) == {"b2": T0 + timedelta(minutes=4, days=7)}
     assert skipped(api, merchant, cid) == 1
     orders(api, merchant, [("old1", "b1", T0 - timedelta(days=30))])  # the same backfill sent again
     orders(api, merchant, [("old2", "b1", T0 - timedelta(seconds=1))])  # a second before activation
