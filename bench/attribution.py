@@ -204,7 +204,7 @@ def main() -> int:
             reaches = [Reach(c, CAMPAIGN, "run_bench", sent, i % 10 == 0, (), 7) for i, c in enumerate(ids)]
             with recorder.phase("record reaches", RECIPIENTS), recorder.stage("dispatch record_reaches"):
                 for start in range(0, len(reaches), 100):  # one call per dispatch chunk of 100
-                    wiring.touch_store().record_reaches(m, reaches[start:start + 100])
+                    wiring.reach_log().record_reaches(m, reaches[start:start + 100])
             buyers = ids[:ORDERS]
             paid_at = sent + timedelta(days=1)
             attributed = 0

@@ -125,7 +125,7 @@ def main() -> int:
             from infra.local.provision import provision
 
             if not GUARDRAILS:  # the allow-all baseline, for comparison (the seam tests replace too)
-                from chalicelib.dispatch.policy import AllowAll
+                from chalicelib.dispatch.screening import AllowAll
 
                 allow_all = AllowAll()
                 patches.enter_context(mock.patch.object(wiring.dispatch, "guardrail_policy", lambda: allow_all))

@@ -34,7 +34,7 @@ MODULES = (
     "chalicelib/audiences/builtin.py",
     "chalicelib/reports/attribution.py",
     "chalicelib/reports/stats.py",
-    "chalicelib/coupons/policy.py",
+    "chalicelib/coupons/terms.py",
     "chalicelib/customers/metrics.py",
 )
 THRESHOLD = 0.90

@@ -120,7 +120,7 @@ def substitute(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Substitut
 @pytest.fixture
 def allow_all(substitute: Substitutes) -> None:
     """Dispatch without guardrails (tests of other behaviour that would otherwise meet a cap or quiet hours)."""
-    from chalicelib.dispatch.policy import AllowAll
+    from chalicelib.dispatch.screening import AllowAll
 
     substitute.policy(AllowAll())
 

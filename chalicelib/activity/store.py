@@ -44,15 +44,15 @@ class ActivityStore:
         """Put the docs with one TransactWriteItems per 100 items (a repeated id: the last doc wins).
 
         Transactions rather than BatchWriteItem: a quarter of the requests per order (each ingestion call
-        waits on them in turn), at twice the write units; a chunk is stored whole or not at all.
+        waits on them in turn), at twice the write units; a group is stored whole or not at all.
         """
         latest = {activity_key(merchant_id, kind, doc[id_field]): doc for doc in docs}  # one op per item per tx
         items = [ActivityItem(pk, sk, merchant_id=merchant_id, customer_id=doc["customer_id"],
                               doc=json.dumps(doc, separators=(",", ":"), ensure_ascii=False), received_at=stamp,
                               expires_at=now_epoch + EVENT_RETENTION_SECONDS if kind == EVENT else None)
                  for (pk, sk), doc in latest.items()]
-        for chunk in _chunks(items):
-            _write(chunk)
+        for group in _groups(items):
+            _write(group)
 
     def get(self, merchant_id: str, kind: str, item_id: str) -> dict[str, Any] | None:
         pk, sk = activity_key(merchant_id, kind, item_id)
@@ -64,21 +64,21 @@ class ActivityStore:
         return doc
 
 
-def _chunks(items: list[ActivityItem]) -> list[list[ActivityItem]]:
+def _groups(items: list[ActivityItem]) -> list[list[ActivityItem]]:
     """Consecutive groups within both transaction limits (item count and request size)."""
-    chunks: list[list[ActivityItem]] = []
+    groups: list[list[ActivityItem]] = []
     current: list[ActivityItem] = []
     size = 0
     for item in items:
         item_size = len(item.doc.encode()) + ITEM_OVERHEAD_BYTES
         if current and (len(current) >= TX_MAX_ITEMS or size + item_size > TX_MAX_BYTES):
-            chunks.append(current)
+            groups.append(current)
             current, size = [], 0
         current.append(item)
         size += item_size
     if current:
-        chunks.append(current)
-    return chunks
+        groups.append(current)
+    return groups
 
 
 def _write(items: list[ActivityItem]) -> None:

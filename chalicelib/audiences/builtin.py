@@ -125,7 +125,7 @@ class BuiltinEvaluator:
         self._recent_after = self.as_of - timedelta(days=self.settings.recent_days)
         self._predicates = self._build()
 
-    def rfm_segment(self, f: CustomerFacts) -> str | None:
+    def rfm_cell(self, f: CustomerFacts) -> str | None:
         """The RFM audience of one customer, or None (no purchase within 180 d, lapsed with low F, no cut)."""
         if f.orders_180d == 0 or self.monetary_cut is None or f.last_order_at is None:
             return None
@@ -159,7 +159,7 @@ class BuiltinEvaluator:
             return f.orders_180d > 0 and not new(f)
 
         def rfm(cell: str) -> Predicate:
-            return lambda f: self.rfm_segment(f) == cell
+            return lambda f: self.rfm_cell(f) == cell
 
         predicates: dict[str, Predicate] = {cell: rfm(cell) for cell in BUILTIN_IDS if cell.startswith("rfm_")}
         predicates.update({

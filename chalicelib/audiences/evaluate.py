@@ -38,7 +38,7 @@ _EMPTY = CustomerActivity()
 class CustomerSource(Protocol):
     shards: int
 
-    def iter_segment(self, merchant_id: str, shard: int, page_size: int | None = None
+    def iter_shard(self, merchant_id: str, shard: int, page_size: int | None = None
                      ) -> Iterator[list[CustomerRow]]: ...
 
     def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]: ...
@@ -176,7 +176,7 @@ class AudienceEngine:
     # -- members ----------------------------------------------------------------------------------------
     def _rows(self, merchant_id: str, shard: int | None) -> Iterator[CustomerRow]:
         for s in range(self.shards) if shard is None else (shard,):
-            for page in self._customers.iter_segment(merchant_id, s):
+            for page in self._customers.iter_shard(merchant_id, s):
                 yield from page
 
     def iter_members(self, merchant_id: str, selector: Selector, as_of: datetime, shard: int | None = None,
@@ -194,7 +194,7 @@ class AudienceEngine:
         pred = self.predicate(merchant_id, selector, as_of, ctx)
         tz = ctx.tz
         for s in range(self.shards) if shard is None else (shard,):
-            for rows in self._customers.iter_segment(merchant_id, s):
+            for rows in self._customers.iter_shard(merchant_id, s):
                 page = [member_of(row, f) for row in rows if pred(f := facts_of(row, tz, as_of))]
                 if page:
                     yield page
@@ -228,13 +228,13 @@ class AudienceEngine:
             out.append(member_of(row, facts_of(row, ctx.tz, as_of)))
         return out
 
-    def resolve_target_segment(self, merchant_id: str, target: Mapping[str, Any], shard: int,
+    def resolve_target_shard(self, merchant_id: str, target: Mapping[str, Any], shard: int,
                                as_of: datetime) -> Iterator[list[Member]]:
-        """The plan worker's entry: pages of members (with profile fields) of one shard of a campaign target."""
+        """Pages of members (with profile fields) of one shard of a campaign target."""
         selector = self.selector_for_target(merchant_id, target)
         return self.iter_members(merchant_id, selector, as_of, shard=shard, profiles=True)
 
-    def segment_pages(self, merchant_id: str, selector: Selector, shard: int, as_of: datetime,
+    def shard_pages(self, merchant_id: str, selector: Selector, shard: int, as_of: datetime,
                       after: str | None = None, ctx: MerchantContext | None = None
                       ) -> Iterator[tuple[list[Member], str]]:
         """One shard's members (with profile fields) resumed after customer `after`, page by page.
@@ -257,10 +257,6 @@ class AudienceEngine:
             if rows:
                 page = [member_of(row, f) for row in rows if pred(f := facts_of(row, ctx.tz, as_of))]
                 yield page, rows[-1].customer_id
-
-    def prepare_target(self, merchant_id: str, target: Mapping[str, Any], as_of: datetime) -> None:
-        """prepare() for a campaign target: call once per run before planning its segments in parallel."""
-        self.prepare(merchant_id, self.selector_for_target(merchant_id, target), as_of)
 
     def count_target(self, merchant_id: str, target: Mapping[str, Any], as_of: datetime) -> int:
         """Members of a campaign target now (one pass); with model.check_audience_size to refuse a send over 300,000."""

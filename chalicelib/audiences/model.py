@@ -27,7 +27,6 @@ class AudienceKind(StrEnum):
     LIST = "list"  # explicit member ids
 
 
-STORED_KINDS = (AudienceKind.CUSTOM, AudienceKind.FROZEN, AudienceKind.LIST)
 
 
 class SelectorKind(StrEnum):

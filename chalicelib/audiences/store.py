@@ -120,8 +120,8 @@ class MedianCache:
                     expires_at=int((as_of + MEDIAN_TTL).timestamp())).save()
 
 
-def iter_segment_after(merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]:
-    """CustomerStore.iter_segment resumed after customer `after` (member paging); ids sort before '#~'."""
+def iter_shard_after(merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]:
+    """CustomerStore.iter_shard resumed after customer `after` (member paging); ids sort before '#~'."""
     condition = CustomerItem.sk > f"{after}#~" if after is not None else None
     current: str | None = None
     parts: dict[str, str] = {}

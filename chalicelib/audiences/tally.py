@@ -39,7 +39,7 @@ class RfmCells:
     """
 
     def __init__(self, as_of: datetime, settings: RfmSettings) -> None:
-        self._cell_of = BuiltinEvaluator(as_of, replace(settings, monetary_threshold_fen=0)).rfm_segment
+        self._cell_of = BuiltinEvaluator(as_of, replace(settings, monetary_threshold_fen=0)).rfm_cell
         self._all = array("q")
         self._cells: dict[str, array[int]] = {cell: array("q") for cell, _ in _SPLIT.values()}
         self._sorted: dict[str, list[int]] = {}

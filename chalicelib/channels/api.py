@@ -14,7 +14,7 @@ from chalicelib.core.errors import Invalid
 from chalicelib.core.http import Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
 from chalicelib.core.schemas import ListQuery
-from chalicelib.coupons.policy import effective_status
+from chalicelib.coupons.terms import effective_status
 from chalicelib.coupons.wallet_api import require_customer
 
 bp = Blueprint(__name__)

@@ -1,4 +1,4 @@
-"""The one channel interface: recipients, messages, per-recipient outcomes, and the Channel protocol."""
+"""The one channel interface: addressees, messages, per-addressee outcomes, and the Channel protocol."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from chalicelib.coupons.model import CouponInstance
-from chalicelib.coupons.policy import value_text
+from chalicelib.coupons.terms import value_text
 from chalicelib.tenancy.model import MerchantSettings
 
 CHANNEL_NAMES: tuple[str, ...] = ("wallet", "inbox", "sms", "email", "webhook", "staff_task")
@@ -25,7 +25,7 @@ def issues_direct(channel: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Recipient:
+class Addressee:
     """Who a message goes to, with the contact points and per-channel consent the adapters need."""
 
     merchant_id: str
@@ -40,11 +40,11 @@ class Recipient:
         return bool(self.consent.get(channel, False))
 
     @staticmethod
-    def from_profile(merchant_id: str, customer_id: str, doc: Mapping[str, Any] | None) -> Recipient:
+    def from_profile(merchant_id: str, customer_id: str, doc: Mapping[str, Any] | None) -> Addressee:
         """A recipient from a stored customer profile document (missing consent keys take the defaults)."""
         doc = doc or {}
         consent = {**DEFAULT_CONSENT, **{k: bool(v) for k, v in (doc.get("consent") or {}).items()}}
-        return Recipient(merchant_id, customer_id, doc.get("nickname") or None, doc.get("phone") or None,
+        return Addressee(merchant_id, customer_id, doc.get("nickname") or None, doc.get("phone") or None,
                          doc.get("email") or None, doc.get("staff_owner") or None, consent)
 
 
@@ -102,7 +102,7 @@ class Channel(Protocol):
 
     name: str
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]: ...
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]: ...
 
 
 @runtime_checkable
@@ -110,16 +110,16 @@ class Prechecked(Protocol):
     """An adapter that can tell, before anything is committed, that a message cannot be sent (no phone, no
     sender, no endpoint...): dispatch then records the failure without issuing coupons or using up a limit."""
 
-    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None: ...
+    def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None: ...
 
 
-def send_each(name: str, batch: Iterable[tuple[Recipient, Message]],
-              one: Callable[[Recipient, Message], Outcome]) -> list[Outcome]:
+def send_each(name: str, batch: Iterable[tuple[Addressee, Message]],
+              one: Callable[[Addressee, Message], Outcome]) -> list[Outcome]:
     """Per-recipient sending with the consent check every adapter makes (the dispatcher checks too)."""
     return [one(r, m) if r.consents_to(name) else Outcome(r.customer_id, False, NO_CONSENT) for r, m in batch]
 
 
-def render_values(recipient: Recipient, store_name: str, coupons: Iterable[IssuedCoupon],
+def render_values(recipient: Addressee, store_name: str, coupons: Iterable[IssuedCoupon],
                   links: Mapping[str, str]) -> dict[str, str | None]:
     """Values for contents.render: several coupons are listed together, the first one's claim link leads."""
     carried = list(coupons)

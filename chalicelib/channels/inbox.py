@@ -7,9 +7,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
 from chalicelib.core.clock import Clock, to_iso
-from chalicelib.coupons.policy import local_date
+from chalicelib.coupons.terms import local_date
 
 
 class InboxPort(Protocol):
@@ -34,11 +34,11 @@ class InboxChannel:
         self._limit = daily_limit_of
         self._clock = clock
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
         zones: dict[str, str] = {}
         limits: dict[str, int] = {}
 
-        def one(recipient: Recipient, message: Message) -> Outcome:
+        def one(recipient: Addressee, message: Message) -> Outcome:
             m = recipient.merchant_id
             if m not in zones:
                 zones[m], limits[m] = self._tz(m), self._limit(m)

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
 from chalicelib.tenancy.model import MerchantSettings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -32,7 +32,7 @@ class EmailChannel:
         self._client = client
         self._settings = settings_of
 
-    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+    def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None:
         """Why this e-mail cannot be sent, known before anything is committed (dispatch asks first)."""
         if not recipient.email:
             return "no_address"
@@ -42,10 +42,10 @@ class EmailChannel:
             return "no_sender"
         return None
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
         settings: dict[str, MerchantSettings] = {}
 
-        def one(recipient: Recipient, message: Message) -> Outcome:
+        def one(recipient: Addressee, message: Message) -> Outcome:
             cid, address = recipient.customer_id, recipient.email or ""
             if recipient.merchant_id not in settings:
                 settings[recipient.merchant_id] = self._settings(recipient.merchant_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
 from chalicelib.tenancy.model import MerchantSettings
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -24,7 +24,7 @@ class SmsChannel:
         self._client = client
         self._settings = settings_of
 
-    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+    def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None:
         """Why this message cannot be sent, known before anything is committed (dispatch asks first)."""
         if not recipient.phone:
             return "no_phone"
@@ -34,10 +34,10 @@ class SmsChannel:
             return "too_long"
         return None
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
         senders: dict[str, str | None] = {}
 
-        def one(recipient: Recipient, message: Message) -> Outcome:
+        def one(recipient: Addressee, message: Message) -> Outcome:
             cid, phone = recipient.customer_id, recipient.phone or ""
             refused = self.check(recipient, message, None)
             if refused is not None:

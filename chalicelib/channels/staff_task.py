@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
 from chalicelib.staff.service import StaffTaskService
 from chalicelib.tenancy.model import MerchantSettings
 
@@ -13,12 +13,12 @@ class StaffTaskChannel:
     def __init__(self, tasks: StaffTaskService) -> None:
         self._tasks = tasks
 
-    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+    def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None:
         """A task needs the customer's staff owner (dispatch asks before anything is committed)."""
         return None if recipient.staff_owner else "no_staff_owner"
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
-        def one(recipient: Recipient, message: Message) -> Outcome:
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
+        def one(recipient: Addressee, message: Message) -> Outcome:
             refused = self.check(recipient, message, None)
             if refused is not None or not recipient.staff_owner:
                 return Outcome(recipient.customer_id, False, refused or "no_staff_owner")

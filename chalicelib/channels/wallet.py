@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.channels.base import Message, Outcome, Recipient, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
 
 
 class WalletChannel:
@@ -10,8 +10,8 @@ class WalletChannel:
 
     name = "wallet"
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
-        def one(recipient: Recipient, message: Message) -> Outcome:
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
+        def one(recipient: Addressee, message: Message) -> Outcome:
             if not message.coupons:
                 return Outcome(recipient.customer_id, False, "no_coupons")
             return Outcome(recipient.customer_id, True, None, message.coupons[0].instance_id)

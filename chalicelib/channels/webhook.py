@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from chalicelib.channels.base import NO_CONSENT, Message, Outcome, Recipient
+from chalicelib.channels.base import NO_CONSENT, Addressee, Message, Outcome
 from chalicelib.channels.breaker import Breaker
 from chalicelib.channels.pinned_http import Answer, post
 from chalicelib.core.clock import Clock, to_iso
@@ -23,7 +23,7 @@ BACKOFF_SECONDS: tuple[float, ...] = (0.2, 0.4, 0.8)
 DEADLINE_SECONDS = 5.0  # one POST, resolution to status line
 BUDGET_SECONDS = 10.0  # every attempt of one POST together: a dispatch batch of 5 chunks × 2 POSTs ≤ 120 s
 MIN_ATTEMPT_SECONDS = 0.5
-CHUNK = 100
+RECIPIENTS_PER_POST = 100
 RETRYABLE = frozenset({408, 429})
 WEBHOOK_FAILED = "webhook_failed"  # the only failure reason a tenant sees for a delivery that was attempted
 
@@ -34,7 +34,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def payload(merchant_id: str, sent_at: str, batch: Sequence[tuple[Recipient, Message]]) -> bytes:
+def payload(merchant_id: str, sent_at: str, batch: Sequence[tuple[Addressee, Message]]) -> bytes:
     deliveries = [{
         "delivery_key": m.delivery_key, "campaign_id": m.campaign_id, "run_id": m.run_id,
         "customer": {"customer_id": r.customer_id, "nickname": r.nickname},
@@ -88,7 +88,7 @@ class WebhookChannel:
         self._tls = tls
         self.attempts = 0  # requests made by the last send (observability and tests)
 
-    def check(self, recipient: Recipient, message: Message, settings: MerchantSettings | None) -> str | None:
+    def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None:
         """The merchant's endpoint and secret must be set (dispatch asks before anything is committed)."""
         if settings is not None and not settings.webhook_url:
             return "no_webhook_url"
@@ -96,7 +96,7 @@ class WebhookChannel:
             return "no_webhook_secret"
         return None
 
-    def send(self, batch: list[tuple[Recipient, Message]]) -> list[Outcome]:
+    def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
         self.attempts = 0
         results: dict[int, Outcome] = {}
         groups: dict[str, list[int]] = {}
@@ -111,7 +111,7 @@ class WebhookChannel:
                 results[i] = outcome
         return [results[i] for i in range(len(batch))]
 
-    def _send_merchant(self, merchant_id: str, items: list[tuple[Recipient, Message]]) -> list[Outcome]:
+    def _send_merchant(self, merchant_id: str, items: list[tuple[Addressee, Message]]) -> list[Outcome]:
         settings = self._settings(merchant_id)
 
         def every(reason: str, retry_at: datetime | None = None) -> list[Outcome]:
@@ -132,30 +132,30 @@ class WebhookChannel:
         if until is not None:
             return every(WEBHOOK_FAILED, until)
         out: list[Outcome] = []
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start:start + CHUNK]
+        for start in range(0, len(items), RECIPIENTS_PER_POST):
+            part = items[start:start + RECIPIENTS_PER_POST]
             if until is not None:  # the endpoint failed earlier in this send: the rest waits with it
-                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED, retry_at=until) for r, _ in chunk]
+                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED, retry_at=until) for r, _ in part]
                 continue
-            verdict, delivery_id = self._post(merchant_id, settings, target, chunk)
+            verdict, delivery_id = self._post(merchant_id, settings, target, part)
             if verdict == "ok":
-                out += [Outcome(r.customer_id, True, None, delivery_id) for r, _ in chunk]
+                out += [Outcome(r.customer_id, True, None, delivery_id) for r, _ in part]
             elif verdict == "transient" and self._breaker is not None and state is not None:
                 until = self._breaker.failed(merchant_id, state, self._clock())
-                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED, retry_at=until) for r, _ in chunk]
+                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED, retry_at=until) for r, _ in part]
             else:
-                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED) for r, _ in chunk]
+                out += [Outcome(r.customer_id, False, WEBHOOK_FAILED) for r, _ in part]
         if self._breaker is not None and state is not None and until is None:
             self._breaker.succeeded(merchant_id, state, self._clock())
         return out
 
     def _post(self, merchant_id: str, settings: MerchantSettings, target: Target,
-              chunk: list[tuple[Recipient, Message]]) -> tuple[str, str]:
+              part: list[tuple[Addressee, Message]]) -> tuple[str, str]:
         """("ok" | "transient" | "permanent", delivery id) after the retries the budget allows."""
         started = time.monotonic()
         secret = settings.webhook_secret or ""
-        body = payload(merchant_id, to_iso(self._clock()), chunk)
-        delivery_id = hashlib.sha256("\n".join(m.delivery_key for _, m in chunk).encode()).hexdigest()[:32]
+        body = payload(merchant_id, to_iso(self._clock()), part)
+        delivery_id = hashlib.sha256("\n".join(m.delivery_key for _, m in part).encode()).hexdigest()[:32]
         verdict, answer = "transient", None
         for attempt in range(len(self._backoff) + 1):
             if attempt:

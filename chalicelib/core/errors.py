@@ -82,13 +82,6 @@ class PreconditionFailed(AppError):
     status = 412
 
 
-class PreconditionRequired(AppError):
-    """An update came without If-Match (428)."""
-
-    code = "precondition_required"
-    status = 428
-
-
 class TooLarge(AppError):
     """Body or batch over the documented limit (413)."""
 

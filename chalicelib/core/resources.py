@@ -59,7 +59,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("keys", "API keys (SHA-256 hashes, roles, revocation)"),
     TableSpec("customers", "customer profiles and derived metrics, sharded by merchant", (GSI1,)),
     TableSpec("activity", "orders and behaviour events; its stream feeds activity_stream", (GSI1,), stream=True),
-    TableSpec("dispatch", "runs, delivery ledger, due index, customers' contact items (caps and touches), quotas",
+    TableSpec("dispatch", "runs, delivery ledger, due index, customers' contact items (caps and reaches), quotas",
               (GSI1, GSI2)),
     TableSpec("wallet", "coupon instances, inbox messages and staff tasks", (GSI1, GSI2)),
     TableSpec("stats", "attribution and report counters", (GSI1,)),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, create_model
 from pydantic_core import PydanticCustomError
 
 from chalicelib.core.clock import MAX_FUTURE_SKEW
 
-T = TypeVar("T")
 # Input days and instants stay in a range where local-day / UTC conversions and day arithmetic cannot overflow
 # (year 1 at +08:00 is before datetime.min in UTC) and where stored ISO text keeps four-digit years.
 EARLIEST_DAY = date(1900, 1, 1)
@@ -116,11 +115,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
 class ListQuery(Body):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=2048)
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
 
 
 class ErrorDetail(BaseModel):

@@ -13,8 +13,8 @@ from chalicelib.core.paging import decode_cursor, encode_cursor
 from chalicelib.core.records import Record
 from chalicelib.core.schemas import ListQuery
 from chalicelib.coupons.model import CouponTerms
-from chalicelib.coupons.policy import value_text
 from chalicelib.coupons.schemas import CouponIn, CouponOut, CouponPage, CouponPatch, check_coupon
+from chalicelib.coupons.terms import value_text
 
 bp = Blueprint(__name__)
 TAG = "coupons"

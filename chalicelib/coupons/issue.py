@@ -6,7 +6,7 @@ import base64
 import hashlib
 from datetime import datetime
 
-from chalicelib.coupons import policy
+from chalicelib.coupons import terms as coupon_terms
 from chalicelib.coupons.model import CouponInstance, CouponTerms, InstanceStatus
 
 
@@ -20,7 +20,7 @@ def new_instances(merchant_id: str, coupon_id: str, terms: CouponTerms, customer
                   delivery_key: str, direct: bool, now: datetime, tz: str, campaign_id: str | None,
                   run_id: str | None) -> list[CouponInstance]:
     """The `quantity` instances one delivery issues of one template: claimed (direct to wallet) or claimable."""
-    times = policy.issue_times(terms, now, tz, direct=direct)
+    times = coupon_terms.issue_times(terms, now, tz, direct=direct)
     status = InstanceStatus.CLAIMED if direct else InstanceStatus.ISSUED
     return [CouponInstance(
         merchant_id=merchant_id, instance_id=instance_id_for(merchant_id, coupon_id, delivery_key, i),

@@ -15,7 +15,7 @@ MAX_PER_ISSUE = 100  # 004: one issue carries at most 100 coupons
 
 
 class InstanceStatus(StrEnum):
-    """Stored statuses; `expired` is never stored, it is computed from the clock (policy.effective_status)."""
+    """Stored statuses; `expired` is never stored, it is computed from the clock (coupons.terms.effective_status)."""
 
     ISSUED = "issued"
     CLAIMED = "claimed"

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from chalicelib.core.clock import Clock
 from chalicelib.core.errors import Conflict, Invalid, NotFound
 from chalicelib.core.ports import Repo
-from chalicelib.coupons import policy
+from chalicelib.coupons import terms as coupon_terms
 from chalicelib.coupons.issue import instance_id_for, new_instances
 from chalicelib.coupons.model import (
     MAX_PER_ISSUE,
@@ -104,7 +104,7 @@ class WalletService:
         now = now or self._clock()
         tz = self._tz(merchant_id)
         terms = CouponTerms.from_data(record.data)
-        if not policy.issuable(terms, now, tz):
+        if not coupon_terms.issuable(terms, now, tz):
             raise IssueRefused("coupon_expired", "the coupon's validity has ended", field="coupon_id")
         stock = int(record.data["stock"])
         limit = record.data.get("per_customer_limit")
@@ -153,12 +153,12 @@ class WalletService:
         for _ in range(4):
             inst = self.get(merchant_id, instance_id)
             now = self._clock()
-            refusal = policy.claim_refusal(inst, customer_id, now)
+            refusal = coupon_terms.claim_refusal(inst, customer_id, now)
             if refusal == "wrong_customer":
                 raise NotFound(f"customer {customer_id} holds no coupon {instance_id}", field="body.customer_id")
             if refusal is not None:
                 raise Conflict(f"{refusal}: {CLAIM_REASONS[refusal]}", field="path.instance_id")
-            start, end = policy.validity_from_claim(inst.terms, now, self._tz(merchant_id))
+            start, end = coupon_terms.validity_from_claim(inst.terms, now, self._tz(merchant_id))
             claimed = inst.with_(status=InstanceStatus.CLAIMED, claimed_at=now, valid_from=start, valid_until=end)
             try:
                 self._store.replace(inst, claimed, self._claim_ops(claimed) if self._claim_ops else ())
@@ -173,7 +173,7 @@ class WalletService:
         """A customer's coupons newest first with their effective status (expired computed from the clock)."""
         found, last = self._store.wallet(merchant_id, customer_id, STORED_FOR[status], limit, start_key)
         now = self._clock()
-        rows = [(inst, policy.effective_status(inst, now)) for inst in found]
+        rows = [(inst, coupon_terms.effective_status(inst, now)) for inst in found]
         return [(i, s) for i, s in rows if status is None or s is status], last
 
     def instances(self, merchant_id: str, instance_ids: Iterable[str]) -> dict[str, CouponInstance]:
@@ -200,13 +200,13 @@ class WalletService:
                 return _result(inst, order_id, "wrong_customer")
             if inst.status is InstanceStatus.REDEEMED and inst.order_id == order_id:
                 return _result(inst, order_id, None, inst.discount_fen or 0, replayed=True)
-            refusal = policy.redemption_refusal(inst, order_amount_fen, lines, paid_at)
+            refusal = coupon_terms.redemption_refusal(inst, order_amount_fen, lines, paid_at)
             if refusal is not None:
                 log.warning("redemption refused", extra={"merchant_id": merchant_id, "instance_id": instance_id,
                                                          "order_id": order_id, "reason": refusal,
                                                          "redeemed_by": inst.order_id})
                 return _result(inst, order_id, refusal)
-            discount = policy.discount_for(inst.terms, order_amount_fen, lines)
+            discount = coupon_terms.discount_for(inst.terms, order_amount_fen, lines)
             done = inst.with_(status=InstanceStatus.REDEEMED, redeemed_at=paid_at, order_id=order_id,
                               discount_fen=discount)
             try:

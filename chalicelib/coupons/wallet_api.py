@@ -13,9 +13,9 @@ from chalicelib.core.errors import Invalid, NotFound
 from chalicelib.core.http import Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
 from chalicelib.coupons.model import CouponInstance, InstanceStatus
-from chalicelib.coupons.policy import effective_status, value_text
 from chalicelib.coupons.schemas import ClaimIn, InstanceOut, InstancePage, WalletQuery
 from chalicelib.coupons.store import wallet_owner
+from chalicelib.coupons.terms import effective_status, value_text
 
 bp = Blueprint(__name__)
 TAG = "wallet"

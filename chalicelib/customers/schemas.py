@@ -180,12 +180,6 @@ class BatchResult(BaseModel):
     results: list[ItemResult]
 
 
-class Stamp(BaseModel):
-    """A datetime in responses."""
-
-    at: datetime
-
-
 class Metrics(BaseModel):
     """Derived metrics of a customer as of `as_of`."""
 

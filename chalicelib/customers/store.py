@@ -129,7 +129,7 @@ class CustomerStore:
                     raise ActivityConflict(str(exc)) from exc
                 raise
 
-    def iter_segment(self, merchant_id: str, shard: int, page_size: int | None = None) -> Iterator[list[CustomerRow]]:
+    def iter_shard(self, merchant_id: str, shard: int, page_size: int | None = None) -> Iterator[list[CustomerRow]]:
         """Pages of customers of one shard, in customer id order, profile and activity paired."""
         pending: dict[str, CustomerItem] = {}
         current: str | None = None
@@ -152,7 +152,7 @@ class CustomerStore:
 
     def iter_all(self, merchant_id: str) -> Iterator[list[CustomerRow]]:
         for shard in range(self.shards):
-            yield from self.iter_segment(merchant_id, shard)
+            yield from self.iter_shard(merchant_id, shard)
 
 
 def _row(cid: str, parts: dict[str, CustomerItem]) -> CustomerRow:

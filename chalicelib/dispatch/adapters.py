@@ -9,8 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.channels.base import Channel, IssuedCoupon, Message, Prechecked, render_values
-from chalicelib.channels.base import Recipient as ChannelRecipient
+from chalicelib.channels.base import Addressee, Channel, IssuedCoupon, Message, Prechecked, render_values
 from chalicelib.channels.needs import SETTINGS_REASONS
 from chalicelib.contents.render import RenderError
 from chalicelib.contents.service import Rendered
@@ -20,7 +19,7 @@ from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TxOp
 from chalicelib.coupons.issue import instance_id_for
 from chalicelib.coupons.model import CouponTerms
-from chalicelib.coupons.policy import value_text
+from chalicelib.coupons.terms import value_text
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.customers.store import CustomerStore
 from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
@@ -119,7 +118,7 @@ class ChannelAdapter:
         self._render = render
         self._settings_of = settings_of
         self._refresh = refresh
-        self._prepared: dict[tuple[str, str], tuple[ChannelRecipient, Message]] = {}
+        self._prepared: dict[tuple[str, str], tuple[Addressee, Message]] = {}
 
     def _coupon_faces(self, merchant_id: str, campaign: CampaignView) -> dict[str, tuple[str, str]]:
         """Name and value text (满30元减5元) of each granted template, read once per chunk."""
@@ -168,7 +167,7 @@ class ChannelAdapter:
                      for i in range(g.quantity))
 
     def _build(self, merchant_id: str, campaign: CampaignView, run_id: str, recipients: Sequence[Recipient],
-               instances: dict[str, tuple[str, ...]]) -> tuple[list[tuple[ChannelRecipient, Message]], dict[str, str]]:
+               instances: dict[str, tuple[str, ...]]) -> tuple[list[tuple[Addressee, Message]], dict[str, str]]:
         """Each recipient's message (content rendered), and who cannot have one (the missing variable named)."""
         faces: dict[str, tuple[str, str]] | None = None  # read only when a message is built here
         settings = self._settings_of(merchant_id) if self._settings_of else None
@@ -188,7 +187,7 @@ class ChannelAdapter:
                              settings.link("claim", instance_id=i, customer_id=r.customer_id) if settings else None)
                 for i, c in zip(instances.get(r.customer_id, ()), coupon_ids, strict=False))
             consent = {ch: True for ch in r.consent}
-            to = ChannelRecipient(merchant_id, r.customer_id, r.nickname, r.phone, r.email, r.staff_owner, consent)
+            to = Addressee(merchant_id, r.customer_id, r.nickname, r.phone, r.email, r.staff_owner, consent)
             links = {}
             unsubscribe = settings.link("unsubscribe", customer_id=r.customer_id, channel=campaign.channel) \
                 if settings else None

@@ -28,7 +28,6 @@ from chalicelib.dispatch.model import (
     chunk_due,
 )
 from chalicelib.dispatch.plan import PlanEnv
-from chalicelib.dispatch.policy import NOT_IN_TARGET, SHARED, GuardrailPolicy, PolicyContext, group_size, screen
 from chalicelib.dispatch.ports import (
     ChannelPort,
     Committer,
@@ -42,6 +41,7 @@ from chalicelib.dispatch.ports import (
     RunRepo,
 )
 from chalicelib.dispatch.reaches import Reach, reaches_of, window_days
+from chalicelib.dispatch.screening import NOT_IN_TARGET, SHARED, GuardrailPolicy, PolicyContext, group_size, screen
 from chalicelib.dispatch.snapshot import CANCELLED, PAUSED, SENDABLE, CampaignView, view
 from chalicelib.dispatch.store import LeaseRefused
 from chalicelib.dispatch.targets import recipient_of
@@ -98,7 +98,7 @@ class DeliverService:
         """Reached and held-out customers to attribution, once their outcomes are committed.
 
         Rebuilt from the stored ledger, so a repeat (after a crash between the outcome and this call, the
-        redelivery finds the chunk done and records again) writes the same reaches: no doubled touches.
+        redelivery finds the chunk done and records again) writes the same reaches: no doubled reaches.
         """
         if self._reaches is None:
             return
@@ -230,11 +230,11 @@ class DeliverService:
             ops += coupon_ops
         ops += [op for cid, op in writes if cid in ids or (cid == SHARED and ids)]
         if chunk.chunk_id.startswith("T"):  # a day's touches come in many chunks: one delivery per customer
-            ops += [self._runs.marker_op(chunk.merchant_id, chunk.run_id, cid) for cid in ids]
+            ops += [self._runs.delivery_marker_op(chunk.merchant_id, chunk.run_id, cid) for cid in ids]
         given = Outcome.SUCCEEDED if channel is None else Outcome.HANDING
-        touched = self._join_touches(chunk.merchant_id, run, ids, instances, ops, now) if channel is None else set()
+        joined = self._join_reaches(chunk.merchant_id, run, ids, instances, ops, now) if channel is None else set()
         for cid in ids:
-            chunk.ledger[cid] = Entry(given, None, instances.get(cid, ()), to_iso(now), cid in touched)
+            chunk.ledger[cid] = Entry(given, None, instances.get(cid, ()), to_iso(now), cid in joined)
         deferred = [parse_iso(e.reason) for e in chunk.ledger.values() if e.outcome is Outcome.DEFERRED and e.reason]
         # Earlier groups of this chunk may have recorded `handing` entries while this last group sends nobody
         # (all suppressed): the chunk still has to hand those over before it is done.
@@ -250,7 +250,7 @@ class DeliverService:
         self._commit(ops)
         return "handed" if handing else state.value
 
-    def _join_touches(self, merchant_id: str, run: Run, ids: list[str], instances: dict[str, tuple[str, ...]],
+    def _join_reaches(self, merchant_id: str, run: Run, ids: list[str], instances: dict[str, tuple[str, ...]],
                       ops: list[Op], now: datetime) -> set[str]:
         """Reaches written by the guard updates already in this transaction (same contact item): no extra write.
 
@@ -265,7 +265,7 @@ class DeliverService:
         joined = set()
         for cid in ids:
             reach = Reach(cid, run.campaign_id, run.run_id, stamp, False, instances.get(cid, ()), window)
-            table, pk, sk, actions = self._reaches.touch_update(merchant_id, reach, now)
+            table, pk, sk, actions = self._reaches.reach_update(merchant_id, reach, now)
             if join_update(ops, table, pk, sk, actions):
                 joined.add(cid)
         return joined

@@ -20,8 +20,7 @@ SMALL_LIST = 2_000
 CHUNK_MAX = 200
 LEASE_SECONDS = 300  # below the dispatch queue's visibility timeout: a killed worker's lease expires first
 MAX_RECEIVES = 5  # the queues' maxReceiveCount (core.resources)
-RECIPIENT_CAP = 100_000  # SPEC §8: recipients per single send (merchant settings may lower it)
-# The customer's contact item in the dispatch table holds both its guardrail counters and its recent touches
+# The customer's contact item in the dispatch table holds both its guardrail counters and its recent reaches
 # (reaches for attribution): a wallet delivery updates both in the one write its cap already costs.
 CONTACT_SK = "GUARD"
 # A recipient a channel keeps backing off (a merchant's failing webhook) waits at most this long, then fails.
@@ -115,13 +114,13 @@ class Later:
 
 @dataclass(frozen=True)
 class Entry:
-    """A ledger entry: outcome, reason, coupon instance ids, when; `touched`: its reach was written with it."""
+    """A ledger entry: outcome, reason, coupon instance ids, when; `reach_written`: its reach was written with it."""
 
     outcome: Outcome
     reason: str | None = None
     instances: tuple[str, ...] = ()
     at: str | None = None
-    touched: bool = False
+    reach_written: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"o": self.outcome.value}
@@ -131,7 +130,7 @@ class Entry:
             doc["i"] = list(self.instances)
         if self.at:
             doc["at"] = self.at
-        if self.touched:
+        if self.reach_written:
             doc["tt"] = 1
         return doc
 
@@ -244,7 +243,7 @@ def segments_for(target: dict[str, Any]) -> int:
 
 
 def contact_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
-    """The customer's contact item (guardrail counters and touches) in the dispatch table."""
+    """The customer's contact item (guardrail counters and reaches) in the dispatch table."""
     return f"{merchant_id}#GUARD#{customer_id}", CONTACT_SK
 
 

@@ -26,8 +26,8 @@ from chalicelib.dispatch.model import (
     chunk_due,
     chunk_id_for,
 )
-from chalicelib.dispatch.policy import GuardrailPolicy, chunk_recipients
 from chalicelib.dispatch.ports import Committer, CouponPort, DueRepo, QueuePort, RunRepo
+from chalicelib.dispatch.screening import GuardrailPolicy, chunk_recipients
 from chalicelib.dispatch.snapshot import CampaignView, view
 from chalicelib.dispatch.targets import TargetResolver, birthday_test, cursor_of, parse_cursor, recipient_of_member
 

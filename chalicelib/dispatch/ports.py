@@ -75,7 +75,7 @@ class RunRepo(Protocol):
 
     def upsert_run_op(self, run: Run, added: int, chunks: int) -> Op: ...
 
-    def marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> Op: ...
+    def delivery_marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> Op: ...
 
 
 class QueuePort(Protocol):
@@ -131,10 +131,10 @@ class Preflight(Protocol):
 
 
 class ReachSink(Protocol):
-    """Where reaches go for attribution (reports' touch store)."""
+    """Where reaches go for attribution (reports' reach log)."""
 
     def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None:
         """Idempotent: recording the same reaches again changes nothing."""
 
-    def touch_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
+    def reach_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
         """(table, pk, sk, update actions) recording `reach` inside another update of that item, if one is sent."""

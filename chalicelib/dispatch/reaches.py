@@ -47,13 +47,13 @@ def reaches_of(chunk: Chunk, run: Run) -> list[Reach]:
     """Every final reach (succeeded) and holdout decision of the chunk not already written with its entry.
 
     Everything comes from the stored ledger entry (its `at`, its coupon instances), never from the clock, so
-    recording the chunk again after a crash or a redelivery yields the very same reaches: the touch store's
+    recording the chunk again after a crash or a redelivery yields the very same reaches: the reach log's
     set semantics then make the second recording a no-op.
     """
     window = window_days(run.snapshot)
     out = []
     for customer_id, entry in sorted(chunk.ledger.items()):
-        if entry.outcome not in (Outcome.SUCCEEDED, Outcome.HELD_OUT) or entry.touched:
+        if entry.outcome not in (Outcome.SUCCEEDED, Outcome.HELD_OUT) or entry.reach_written:
             continue  # not a reach, or written in the transaction that recorded the entry
         at = parse_iso(entry.at) if entry.at else run.occurrence
         out.append(Reach(customer_id, run.campaign_id, run.run_id, at, entry.outcome is Outcome.HELD_OUT,

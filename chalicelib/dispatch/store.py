@@ -261,8 +261,8 @@ class RunStore:
     def upsert_run_op(self, run: Run, added: int, chunks: int) -> TxOp:
         return upsert_run_op(run, added, chunks)
 
-    def marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> TxOp:
-        return marker_op(merchant_id, run_id, customer_id)
+    def delivery_marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> TxOp:
+        return delivery_marker_op(merchant_id, run_id, customer_id)
 
 
 def _payload(run: Run) -> dict[str, Any]:
@@ -283,7 +283,7 @@ def upsert_run_op(run: Run, added: int, chunks: int) -> TxOp:
                 actions)
 
 
-def marker_op(merchant_id: str, run_id: str, customer_id: str) -> TxOp:
-    """One (run, customer) across chunks: triggered runs gather touches of a day from many ticks."""
+def delivery_marker_op(merchant_id: str, run_id: str, customer_id: str) -> TxOp:
+    """One (run, customer) across chunks: triggered runs gather a day's touches from many ticks."""
     return TxOp("save", DispatchItem(run_pk(merchant_id, run_id), f"D#{customer_id}", kind="delivery"),
                 f"dup:{customer_id}", DispatchItem.pk.does_not_exist())

@@ -67,7 +67,7 @@ class TargetResolver:
             if shard < start:
                 continue
             resume = after if shard == start else None
-            for members, last in self._engine.segment_pages(merchant_id, selector, shard, as_of, resume, ctx):
+            for members, last in self._engine.shard_pages(merchant_id, selector, shard, as_of, resume, ctx):
                 yield members, cursor_of(shard, last)
 
     def members_among(self, merchant_id: str, selector: Selector, as_of: datetime,

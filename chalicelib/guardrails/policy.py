@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.core.cache import TtlCache
 from chalicelib.dispatch.model import Recipient
-from chalicelib.dispatch.policy import SHARED, PolicyContext, PolicyDecision
+from chalicelib.dispatch.screening import SHARED, PolicyContext, PolicyDecision
 from chalicelib.dispatch.snapshot import CampaignView
 from chalicelib.guardrails.rules import (
     ITEM_KIND,

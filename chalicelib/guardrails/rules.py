@@ -34,7 +34,6 @@ PRECEDENCE = (RISK, ANTI_HARASSMENT, CAP_DAILY, CAP_COOLDOWN, CAP_WEEKLY_STORE, 
 
 # Channels that put a message in front of the customer (a direct-to-wallet issue sends none: 002 "无消息提醒").
 MESSAGE_CHANNELS = frozenset({"inbox", "sms", "email", "webhook", "staff_task"})
-STORE_KIND = "store_threshold"
 ITEM_KIND = "item_discount"
 MAX_EXCLUDE_DAYS = 7  # anti-harassment window limit (001)
 REACH_DAYS_KEPT = MAX_EXCLUDE_DAYS

@@ -24,10 +24,9 @@ from pynamodb.models import Model
 from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import is_condition_failure, table_meta
 from chalicelib.core.tx import TxOp
-from chalicelib.dispatch.model import CONTACT_SK, contact_key
+from chalicelib.dispatch.model import contact_key
 from chalicelib.guardrails.rules import GUARD_TTL_DAYS, CustomerWrite, MonthState, RiskRule, prune_claims, risk_interval
 
-GUARD_SK = CONTACT_SK
 QUOTA_TTL_DAYS = 400
 _deserialize = TypeDeserializer().deserialize
 
@@ -35,7 +34,7 @@ _deserialize = TypeDeserializer().deserialize
 class GuardItem(Model):
     """Declared attributes only; the windowed counters (`md_*`, `ws_*`, `wi_*`, `rc_*`) are addressed by Path.
 
-    A customer's guard item is its contact item: reports.touches keeps the touch slots `s0`..`s7` on it too.
+    A customer's guard item is its contact item: reports.reach_log keeps the reach slots `s0`..`s7` on it too.
     """
 
     Meta = table_meta("dispatch")
@@ -55,7 +54,7 @@ class GuardItem(Model):
 
 
 def guard_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
-    """The customer's contact item: its caps here, its touches (reports.touches) beside them."""
+    """The customer's contact item: its caps here, its reaches (reports.reach_log) beside them."""
     return contact_key(merchant_id, customer_id)
 
 

@@ -1,4 +1,4 @@
-"""Pure attribution rules: last touch in the window, coupon campaigns, reversal deltas, control arm, reach churn."""
+"""Pure attribution rules: last reach in the window, coupon campaigns, reversal deltas, control arm, reach churn."""
 
 from __future__ import annotations
 
@@ -37,53 +37,53 @@ def order_facts(doc: Mapping[str, Any]) -> OrderFacts:
                       doc.get("coupon_instance_id") or None)
 
 
-def last_touch(touches: Iterable[Reach], instant: datetime, *, include_held_out: bool = True) -> Reach | None:
+def last_reach(reaches: Iterable[Reach], instant: datetime, *, include_held_out: bool = True) -> Reach | None:
     """The latest reach whose window [at, at + window] holds `instant` (ties: treated, then ids, for determinism)."""
-    eligible = [t for t in touches if t.covers(instant) and (include_held_out or not t.held_out)]
+    eligible = [t for t in reaches if t.covers(instant) and (include_held_out or not t.held_out)]
     return max(eligible, key=lambda t: (t.at, not t.held_out, t.campaign_id, t.run_id), default=None)
 
 
-def coupon_owner(order: OrderFacts, touches: Sequence[Reach], coupons: Mapping[str, CouponFact]
+def coupon_owner(order: OrderFacts, reaches: Sequence[Reach], coupons: Mapping[str, CouponFact]
                  ) -> tuple[str, str] | None:
-    """(campaign, run) whose coupon the order redeems: from the customer's touches, else the coupon itself."""
+    """(campaign, run) whose coupon the order redeems: from the customer's reaches, else the coupon itself."""
     wanted = order.coupon_instance_id
     if not wanted:
         return None
-    for touch in sorted(touches, key=lambda t: t.at, reverse=True):
-        if wanted in touch.coupon_instance_ids and not touch.held_out:
-            return touch.campaign_id, touch.run_id
+    for reach in sorted(reaches, key=lambda t: t.at, reverse=True):
+        if wanted in reach.coupon_instance_ids and not reach.held_out:
+            return reach.campaign_id, reach.run_id
     fact = coupons.get(wanted)
     if fact is not None and fact.campaign_id and fact.customer_id == order.customer_id:
         return fact.campaign_id, fact.run_id or ""
     return None
 
 
-def coupon_ids_to_look_up(order: OrderFacts, touches: Sequence[Reach]) -> set[str]:
-    """The order's coupon instance when the touches do not say which campaign issued it."""
+def coupon_ids_to_look_up(order: OrderFacts, reaches: Sequence[Reach]) -> set[str]:
+    """The order's coupon instance when the reaches do not say which campaign issued it."""
     wanted = order.coupon_instance_id
-    if not wanted or any(wanted in t.coupon_instance_ids for t in touches):
+    if not wanted or any(wanted in t.coupon_instance_ids for t in reaches):
         return set()
     return {wanted}
 
 
-def attribute(order: OrderFacts, touches: Sequence[Reach], coupons: Mapping[str, CouponFact], tz: str
+def attribute(order: OrderFacts, reaches: Sequence[Reach], coupons: Mapping[str, CouponFact], tz: str
               ) -> Attribution | None:
     """Which campaign the order belongs to, and on which arm.
 
-    A redeemed campaign coupon wins whatever the window. Otherwise the last touch whose window holds paid_at
-    (held-out touches compete like reaches, so both arms lose orders to later campaigns alike): a held-out
-    last touch makes a control conversion. Refunded / cancelled orders keep their attribution uncounted.
+    A redeemed campaign coupon wins whatever the window. Otherwise the last reach whose window holds paid_at
+    (held-out reaches compete like the others, so both arms lose orders to later campaigns alike): a held-out
+    last reach makes a control conversion. Refunded / cancelled orders keep their attribution uncounted.
     """
-    owner = coupon_owner(order, touches, coupons)
+    owner = coupon_owner(order, reaches, coupons)
     if owner is not None:
         campaign_id, run_id = owner
         arm, via = Arm.TREATED, Via.COUPON
     else:
-        touch = last_touch(touches, order.paid_at)
-        if touch is None:
+        reach = last_reach(reaches, order.paid_at)
+        if reach is None:
             return None
-        campaign_id, run_id = touch.campaign_id, touch.run_id
-        arm, via = (Arm.CONTROL if touch.held_out else Arm.TREATED), Via.TOUCH
+        campaign_id, run_id = reach.campaign_id, reach.run_id
+        arm, via = (Arm.CONTROL if reach.held_out else Arm.TREATED), Via.LAST_REACH
     return Attribution(order.order_id, order.customer_id, campaign_id, run_id, arm, via,
                        local_day(order.paid_at, tz), order.paid_at, order.amount_fen, order.discount_fen, order.paid,
                        order.signature)
@@ -153,7 +153,7 @@ def decide(order: OrderFacts, stored: Stored | None, after: Attribution | None, 
     """The transition from what is stored to `after`, or None when there is nothing to write.
 
     The same order state seen again, or an older stream record replayed after a newer one was applied, is a
-    no-op even if touches changed since.
+    no-op even if reaches changed since.
     """
     if settled(order, stored, sequence):
         return None
@@ -166,16 +166,16 @@ def decide(order: OrderFacts, stored: Stored | None, after: Attribution | None, 
                     transition(before, after), sequence)
 
 
-def churn_fact(doc: Mapping[str, Any], touches: Sequence[Reach], tz: str) -> ChurnFact | None:
+def churn_fact(doc: Mapping[str, Any], reaches: Sequence[Reach], tz: str) -> ChurnFact | None:
     """An unsubscribe / unfollow within the window after a (not held-out) reach, blamed on the last one."""
     kind = doc.get("type")
     if kind not in CHURN_EVENTS:
         return None
     at = parse_iso(str(doc["at"]))
-    touch = last_touch(touches, at, include_held_out=False)
-    if touch is None:
+    reach = last_reach(reaches, at, include_held_out=False)
+    if reach is None:
         return None
-    return ChurnFact(str(doc["customer_id"]), touch.campaign_id, touch.run_id, str(kind), str(doc["event_id"]), at,
+    return ChurnFact(str(doc["customer_id"]), reach.campaign_id, reach.run_id, str(kind), str(doc["event_id"]), at,
                      local_day(at, tz))
 
 

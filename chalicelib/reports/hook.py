@@ -22,7 +22,7 @@ from chalicelib.reports.attribution import (
     settled,
 )
 from chalicelib.reports.model import OrderFacts
-from chalicelib.reports.ports import CouponSource, StatsPort, TouchPort
+from chalicelib.reports.ports import CouponSource, ReachPort, StatsPort
 
 log = logging.getLogger(__name__)
 COUNTER_SHARDS = 4  # counter items per campaign-day, so concurrent stream shards rarely contend for one item
@@ -30,12 +30,12 @@ REDECIDE_ROUNDS = 3
 
 
 class AttributionHook:
-    """One BatchGetItem of touches per batch (plus coupon / prior-state reads only when needed), then
+    """One BatchGetItem of reaches per batch (plus coupon / prior-state reads only when needed), then
     conditional per-order writes with their counter deltas in the same transactions."""
 
-    def __init__(self, touches: TouchPort, stats: StatsPort, coupons: CouponSource,
+    def __init__(self, reaches: ReachPort, stats: StatsPort, coupons: CouponSource,
                  timezone_of: Callable[[str], str], clock: Clock) -> None:
-        self._touches = touches
+        self._reaches = reaches
         self._stats = stats
         self._coupons = coupons
         self._tz = timezone_of  # cached per process by the wiring (one settings read a minute, not per batch)
@@ -60,16 +60,16 @@ class AttributionHook:
             return
         orders = {oid: order_facts(doc) for oid, doc in last_new.items()}
         # A first insert has nothing stored (assumed; the conditional write checks it); updates read their item,
-        # and those already reflecting this state (a re-sent or replayed order) need no touches at all.
+        # and those already reflecting this state (a re-sent or replayed order) need no reaches at all.
         stored = self._stats.get_attributions(merchant_id, [o for o, old in first_old.items() if old is not None])
         orders = {oid: o for oid, o in orders.items() if not settled(o, stored.get(oid), sequences[oid])}
         if not orders and not events:
             return
         customers = {o.customer_id for o in orders.values()} | {str(e["customer_id"]) for e in events}
-        touches = self._touches.get_many(merchant_id, customers)
+        by_customer = self._reaches.get_many(merchant_id, customers)
         tz = self._tz(merchant_id)
-        decisions = self._decide(merchant_id, orders, sequences, touches, stored, tz)
-        churns = [f for f in (churn_fact(e, touches.get(str(e["customer_id"]), []), tz) for e in events) if f]
+        decisions = self._decide(merchant_id, orders, sequences, by_customer, stored, tz)
+        churns = [f for f in (churn_fact(e, by_customer.get(str(e["customer_id"]), []), tz) for e in events) if f]
         if not decisions and not churns:
             return
         shard = zlib.crc32(changes[0].sequence.encode()) % COUNTER_SHARDS
@@ -81,20 +81,20 @@ class AttributionHook:
             # Stored state differed from what we assumed (a replayed insert, or a concurrent writer): re-read.
             again = {oid: orders[oid] for oid in rejected.orders}
             stored = self._stats.get_attributions(merchant_id, again)
-            decisions = self._decide(merchant_id, again, sequences, touches, stored, tz)
+            decisions = self._decide(merchant_id, again, sequences, by_customer, stored, tz)
             rejected = self._stats.apply(merchant_id, decisions, [], shard, stamp)
         if rejected.orders:
             raise RuntimeError(f"attribution of orders {sorted(rejected.orders)} kept changing underneath")
 
     def _decide(self, merchant_id: str, orders: dict[str, OrderFacts], sequences: dict[str, str],
-                touches: dict[str, list[Reach]], stored: dict[str, Stored], tz: str) -> list[Decision]:
+                by_customer: dict[str, list[Reach]], stored: dict[str, Stored], tz: str) -> list[Decision]:
         wanted: set[str] = set()
         for order in orders.values():
-            wanted |= coupon_ids_to_look_up(order, touches.get(order.customer_id, []))
+            wanted |= coupon_ids_to_look_up(order, by_customer.get(order.customer_id, []))
         coupons = self._coupons.instances(merchant_id, wanted) if wanted else {}
         decisions = []
         for order_id, order in sorted(orders.items()):
-            reaches = touches.get(order.customer_id, [])
+            reaches = by_customer.get(order.customer_id, [])
             decision = decide(order, stored.get(order_id), attribute(order, reaches, coupons, tz),
                               sequences.get(order_id, ""))
             if decision is not None:

@@ -15,9 +15,12 @@ class Arm(StrEnum):
 
 
 class Via(StrEnum):
-    """Why an order is attributed: the last touch in the window, or a redeemed campaign coupon."""
+    """Why an order is attributed: the last reach in its window (SPEC's "last touch"), or a redeemed campaign coupon.
 
-    TOUCH = "touch"
+    Values are stored with each attribution: `touch` stays the stored name of the last-reach rule.
+    """
+
+    LAST_REACH = "touch"
     COUPON = "coupon"
 
 

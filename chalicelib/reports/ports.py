@@ -11,7 +11,7 @@ from chalicelib.reports.attribution import Decision, Stored
 from chalicelib.reports.model import Attribution, ChurnFact, Counts, CouponFact, Delivery
 
 
-class TouchPort(Protocol):
+class ReachPort(Protocol):
     def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None: ...
 
     def get_many(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, list[Reach]]: ...
@@ -40,7 +40,7 @@ class StatsPort(Protocol):
 
 
 class CouponSource(Protocol):
-    """What reports read from the coupons module (adapter: reports.sources.WalletCoupons)."""
+    """What reports read from the coupons module (adapter: reports.sources.WalletCouponFacts)."""
 
     def instances(self, merchant_id: str, instance_ids: Iterable[str]) -> dict[str, CouponFact]:
         """Instances by id (BatchGetItem), effective status; unknown ids are absent."""

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from chalicelib.core.clock import Clock, parse_iso, to_iso
 from chalicelib.coupons.model import CouponInstance
-from chalicelib.coupons.policy import effective_status
+from chalicelib.coupons.terms import effective_status
 from chalicelib.reports.model import CouponFact, Delivery, DeliveryStatus
 
 RUN_PAGE = 100
@@ -86,7 +86,7 @@ def coupon_fact(inst: CouponInstance, now: datetime) -> CouponFact:
                       inst.claimed_at, inst.valid_until, inst.redeemed_at, inst.order_id)
 
 
-class WalletCoupons:
+class WalletCouponFacts:
     """Coupon instances from the wallet store, with their effective (clock-computed) status."""
 
     def __init__(self, wallet: WalletReader, clock: Clock) -> None:

@@ -35,7 +35,7 @@ class ByGsi1(GlobalSecondaryIndex["StatsItem"]):  # type: ignore[no-untyped-call
 
 class StatsItem(Model):
     """Attribution (`{m}#ATTR#{order}` / ATTR), churn (`{m}#CHURN#{campaign}#{customer}` / kind) and counter
-    (`{m}#CSTAT#{campaign}` / `D#{day}#{shard}`) items; the touches item lives in touches.py."""
+    (`{m}#CSTAT#{campaign}` / `D#{day}#{shard}`) items; the reach log item lives in reach_log.py."""
 
     Meta = table_meta("stats")
 
@@ -152,8 +152,8 @@ class StatsStore:
             ops.append(_Op(f"#churn#{f.campaign_id}#{f.customer_id}#{f.kind}", _churn_item(merchant_id, f, stamp),
                            StatsItem.pk.does_not_exist(), churn_delta(f)))
         rejected = Rejected()
-        for chunk in _chunks(ops):
-            for tag in self._commit(merchant_id, chunk, shard, stamp):
+        for group in _groups(ops):
+            for tag in self._commit(merchant_id, group, shard, stamp):
                 if tag.startswith("#churn#"):
                     rejected.churns += 1
                 else:
@@ -226,22 +226,22 @@ def _sum(ops: Iterable[_Op]) -> dict[CounterKey, Counts]:
     return {k: v for k, v in totals.items() if not v.is_zero}
 
 
-def _chunks(ops: list[_Op]) -> list[list[_Op]]:
+def _groups(ops: list[_Op]) -> list[list[_Op]]:
     """Groups whose writes plus counter updates fit one transaction, ops with the same counters together."""
     ordered = sorted(ops, key=lambda op: sorted(op.deltas))
-    chunks: list[list[_Op]] = []
+    groups: list[list[_Op]] = []
     current: list[_Op] = []
     keys: set[CounterKey] = set()
     for op in ordered:
         new_keys = keys | set(op.deltas)
         if current and len(current) + 1 + len(new_keys) > TX_MAX_ITEMS:
-            chunks.append(current)
+            groups.append(current)
             current, new_keys = [], set(op.deltas)
         current.append(op)
         keys = new_keys
     if current:
-        chunks.append(current)
-    return chunks
+        groups.append(current)
+    return groups
 
 
 def _counter_actions(merchant_id: str, campaign_id: str, day: str, shard: int, counts: Counts, stamp: str

@@ -8,14 +8,14 @@ from __future__ import annotations
 from chalicelib.audiences.evaluate import merchant_context
 from chalicelib.core.dynamo import commit
 from chalicelib.dispatch.adapters import ChannelAdapter, CustomerPages, MerchantEnv, SqsQueues, campaign_gate
-from chalicelib.dispatch.coupon_ops import WalletCoupons
+from chalicelib.dispatch.coupon_issuer import CouponIssuer
 from chalicelib.dispatch.deliver import DeliverService
 from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.lifecycle import DispatchLifecycle
 from chalicelib.dispatch.plan import PlanService
-from chalicelib.dispatch.policy import GuardrailPolicy
 from chalicelib.dispatch.ports import ChannelPort
 from chalicelib.dispatch.runs import RunsService
+from chalicelib.dispatch.screening import GuardrailPolicy
 from chalicelib.dispatch.skips import SkipStore
 from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.targets import TargetResolver
@@ -54,12 +54,12 @@ def queues() -> SqsQueues:
 
 
 @part
-def coupons() -> WalletCoupons:
-    return WalletCoupons(cached_coupon, services.wallet_store(), cached_timezone_of)
+def coupons() -> CouponIssuer:
+    return CouponIssuer(cached_coupon, services.wallet_store(), cached_timezone_of)
 
 
 def guardrail_policy() -> GuardrailPolicy:
-    """The guardrails of SPEC §8 (a seam: tests put dispatch.policy.AllowAll or another policy here)."""
+    """The guardrails of SPEC §8 (a seam: tests put dispatch.screening.AllowAll or another policy here)."""
     return guardrails.policy()
 
 
@@ -95,7 +95,7 @@ def plan_service() -> PlanService:
 def deliver_service() -> DeliverService:
     return DeliverService(run_store(), commit, due_store(), queues(), repo("CAMPAIGN"), campaign_gate,
                           CustomerPages(services.customer_store()), coupons(), channel_port, guardrail_policy(),
-                          cached_timezone_of, env(), reaches=reports.touch_store())
+                          cached_timezone_of, env(), reaches=reports.reach_log())
 
 
 @part

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.guardrails.admission import QuotaAdmission
-from chalicelib.guardrails.hooks import RiskFacts
 from chalicelib.guardrails.policy import Guardrails
+from chalicelib.guardrails.risk import RiskFacts
 from chalicelib.guardrails.store import GuardStore
 from chalicelib.wiring.shared import cached_settings, client, merchant_settings, part, repo
 

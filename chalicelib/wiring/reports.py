@@ -8,17 +8,17 @@ from chalicelib.reports.dashboard import DashboardService
 from chalicelib.reports.export import Exporter
 from chalicelib.reports.hook import AttributionHook
 from chalicelib.reports.ports import CouponSource, DeliverySource
+from chalicelib.reports.reach_log import ReachLog
 from chalicelib.reports.service import ReportService
-from chalicelib.reports.sources import DispatchDeliveries, WalletCoupons
+from chalicelib.reports.sources import DispatchDeliveries, WalletCouponFacts
 from chalicelib.reports.store import StatsStore
-from chalicelib.reports.touches import TouchStore
 from chalicelib.wiring.services import wallet_store
 from chalicelib.wiring.shared import cached_timezone_of, client, clock, part, repo, timezone_of
 
 
 @part
-def touch_store() -> TouchStore:
-    return TouchStore()
+def reach_log() -> ReachLog:
+    return ReachLog()
 
 
 @part
@@ -28,7 +28,7 @@ def stats_store() -> StatsStore:
 
 @part
 def coupon_source() -> CouponSource:
-    return WalletCoupons(wallet_store(), clock())
+    return WalletCouponFacts(wallet_store(), clock())
 
 
 @part
@@ -40,7 +40,7 @@ def delivery_source() -> DeliverySource:
 @part
 def attribution_hook() -> AttributionHook:
     """The stream's attribution: the merchant's zone read once a minute, not per batch."""
-    return AttributionHook(touch_store(), stats_store(), coupon_source(), cached_timezone_of, clock())
+    return AttributionHook(reach_log(), stats_store(), coupon_source(), cached_timezone_of, clock())
 
 
 @part

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.channels.base import Message, Recipient
+from chalicelib.channels.base import Addressee, Message
 from chalicelib.channels.webhook import WEBHOOK_FAILED, WebhookChannel
 from chalicelib.core.egress import PUBLIC, EgressPolicy, Refused, check_url, is_public
 from tests.support.receivers import SECRET, Hook
@@ -96,7 +96,7 @@ def send_one(merchant: Any, policy: EgressPolicy = PUBLIC, tls: Any = None) -> A
     adapter = WebhookChannel(wiring.merchant_settings, wiring.clock(), policy=policy, sleep=lambda _: None,
                              deadline=2.0, tls=tls)
     message = Message("cmp1", "run1", "run1:c1", "hello")
-    return adapter.send([(Recipient(merchant.id, "c1", consent={"webhook": True}), message)])[0]
+    return adapter.send([(Addressee(merchant.id, "c1", consent={"webhook": True}), message)])[0]
 
 
 def store_url(merchant: Any, url: str) -> None:

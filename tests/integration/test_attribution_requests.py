@@ -47,7 +47,7 @@ def test_attributing_a_batch_of_orders_stays_within_the_request_budget_when_ever
     clock.set(NOW)
     runtime.set_time(NOW)
     customers = [f"c{i:03d}" for i in range(ORDERS)]
-    wiring.touch_store().record_reaches(merchant.id, [Reach(c, "cB", "r1", REACH_AT, i % 10 == 0)
+    wiring.reach_log().record_reaches(merchant.id, [Reach(c, "cB", "r1", REACH_AT, i % 10 == 0)
                                                       for i, c in enumerate(customers)])
     counted.reset()
     r = api.post("/v1/orders/batch", {"items": _orders(customers)}, token=merchant.token)
@@ -65,7 +65,7 @@ def test_a_resent_batch_costs_no_writes_when_nothing_changed(api: Any, merchant:
     clock.set(NOW)
     runtime.set_time(NOW)
     customers = [f"c{i:03d}" for i in range(20)]
-    wiring.touch_store().record_reaches(merchant.id, [Reach(c, "cR", "r1", REACH_AT) for c in customers])
+    wiring.reach_log().record_reaches(merchant.id, [Reach(c, "cR", "r1", REACH_AT) for c in customers])
     api.post("/v1/orders/batch", {"items": _orders(customers)}, token=merchant.token)
     runtime.drain()
     counted.reset()

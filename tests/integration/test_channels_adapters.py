@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 
-from chalicelib.channels.base import CHANNEL_NAMES, IssuedCoupon, Message, Recipient, issues_direct, render_values
+from chalicelib.channels.base import CHANNEL_NAMES, Addressee, IssuedCoupon, Message, issues_direct, render_values
 from chalicelib.core.errors import Invalid
 
 ALL = dict.fromkeys(CHANNEL_NAMES, True)
@@ -24,8 +24,8 @@ def message(key: str, text: str = "hello", coupons: tuple[IssuedCoupon, ...] = (
                    attachments=({"type": "link", "url": "https://e.example/x", "title": "menu"},))
 
 
-def recipient(merchant: Any, cid: str, **kw: Any) -> Recipient:
-    return Recipient(merchant.id, cid, **{"nickname": "n" + cid, "consent": ALL, **kw})
+def recipient(merchant: Any, cid: str, **kw: Any) -> Addressee:
+    return Addressee(merchant.id, cid, **{"nickname": "n" + cid, "consent": ALL, **kw})
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_unknown_channel_is_refused_and_every_name_builds(merchant: Any) -> None
 
 
 def test_recipient_and_render_values_come_from_the_profile(merchant: Any) -> None:
-    r = Recipient.from_profile(merchant.id, "c1", {"nickname": "小王", "phone": "+8613800001234",
+    r = Addressee.from_profile(merchant.id, "c1", {"nickname": "小王", "phone": "+8613800001234",
                                                    "consent": {"sms": True}})
     assert r.consents_to("sms") and r.consents_to("wallet") and not r.consents_to("email")
     coupons = [IssuedCoupon("ci_1", "cp", "满30减5", "满30元减5元", "https://l/1"),

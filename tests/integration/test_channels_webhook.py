@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.channels.base import IssuedCoupon, Message, Recipient
+from chalicelib.channels.base import Addressee, IssuedCoupon, Message
 from chalicelib.channels.breaker import Breaker
 from chalicelib.channels.webhook import WEBHOOK_FAILED, WebhookChannel
 from tests.support.receivers import SECRET, Drip, Hook
@@ -38,9 +38,9 @@ def channel(sleeps: list[float], **options: Any) -> WebhookChannel:
                           policy=wiring.egress_policy(), sleep=sleeps.append, deadline=2.0, **options)
 
 
-def batch(merchant: Any, *ids: str, consent: bool = True) -> list[tuple[Recipient, Message]]:
+def batch(merchant: Any, *ids: str, consent: bool = True) -> list[tuple[Addressee, Message]]:
     coupon = IssuedCoupon("ci_1", "cp_1", "满30减5", "满30元减5元", "https://s.example/c/ci_1")
-    return [(Recipient(merchant.id, cid, nickname="n" + cid, consent={"webhook": consent}),
+    return [(Addressee(merchant.id, cid, nickname="n" + cid, consent={"webhook": consent}),
              Message("cmp1", "run1", f"run1:{cid}", f"hello {cid}", coupons=(coupon,),
                      links={"claim_link": coupon.claim_link or ""})) for cid in ids]
 
@@ -198,6 +198,6 @@ def test_webhook_budget_per_chunk_stays_well_inside_the_dispatch_lambda() -> Non
     config = json.loads(Path(__file__).parents[2].joinpath(".chalice", "config.json").read_text())
     timeout = config["stages"]["dev"]["lambda_functions"]["dispatch_worker"]["lambda_timeout"]
     batch_size = next(q.batch_size for q in QUEUES if q.name == "dispatch")
-    posts_per_chunk = -(-CHUNK_MAX // webhook.CHUNK)
+    posts_per_chunk = -(-CHUNK_MAX // webhook.RECIPIENTS_PER_POST)
     worst = batch_size * posts_per_chunk * (webhook.BUDGET_SECONDS + 2.0)  # + name resolution
     assert worst <= timeout / 2 and posts_per_chunk * (webhook.BUDGET_SECONDS + 2.0) <= LEASE_SECONDS / 4

@@ -15,11 +15,11 @@ from chalicelib.core.dynamo import commit
 from chalicelib.coupons.issue import instance_id_for
 from chalicelib.coupons.store import WalletStore
 from chalicelib.dispatch.adapters import CustomerPages, SqsQueues, campaign_gate
-from chalicelib.dispatch.coupon_ops import WalletCoupons
+from chalicelib.dispatch.coupon_issuer import CouponIssuer
 from chalicelib.dispatch.deliver import DeliverService
 from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.model import LEASE_SECONDS, Chunk, ChunkState, Outcome, Recipient, Run, RunStatus
-from chalicelib.dispatch.policy import AllowAll
+from chalicelib.dispatch.screening import AllowAll
 from chalicelib.dispatch.store import RunStore
 from tests.support.dispatch import make_coupon
 
@@ -98,7 +98,7 @@ def world(aws, merchant, api):
 
     service = DeliverService(CrashingRuns(), crashing_commit, DueStore(), SqsQueues(wiring.client("sqs")),
                              wiring.repo("CAMPAIGN"), campaign_gate, CustomerPages(wiring.customer_store()),
-                             WalletCoupons(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
+                             CouponIssuer(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
                              lambda name: channel,
                              AllowAll(), lambda m: "Asia/Shanghai")
     coupon = make_coupon(api, merchant)

@@ -11,11 +11,11 @@ from chalicelib import wiring
 from chalicelib.core.dynamo import commit
 from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.adapters import CustomerPages, SqsQueues, campaign_gate
-from chalicelib.dispatch.coupon_ops import WalletCoupons
+from chalicelib.dispatch.coupon_issuer import CouponIssuer
 from chalicelib.dispatch.deliver import DeliverService
 from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.model import Chunk, ChunkState, Outcome, Recipient, Run, RunStatus
-from chalicelib.dispatch.policy import AllowAll
+from chalicelib.dispatch.screening import AllowAll
 from chalicelib.dispatch.store import RunStore
 from tests.support.dispatch import make_coupon, wallet_counts
 
@@ -39,7 +39,7 @@ def test_a_chunk_parked_by_a_racing_pause_records_nobody_as_sent_when_resumed_la
 
     service = DeliverService(RunStore(), racing_commit, DueStore(), SqsQueues(wiring.client("sqs")), campaigns,
                              campaign_gate, CustomerPages(wiring.customer_store()),
-                             WalletCoupons(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
+                             CouponIssuer(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
                              _no_channel,
                              AllowAll(), lambda m: "Asia/Shanghai")
     ids = [f"p{i:02d}" for i in range(15)]

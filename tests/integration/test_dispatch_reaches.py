@@ -13,7 +13,7 @@ from chalicelib.core.clock import to_iso
 from chalicelib.coupons.model import InstanceStatus
 from chalicelib.dispatch.model import Outcome
 from chalicelib.dispatch.reaches import Reach
-from chalicelib.reports.touches import EPOCH_DAYS, TouchStore
+from chalicelib.reports.reach_log import EPOCH_DAYS, ReachLog
 from tests.support.dispatch import (
     campaign_body,
     ledger_of,
@@ -49,9 +49,9 @@ def _send(api: Any, merchant: Any, clock: Any, runtime: Any, ids: list[str], hol
 def test_touches_hold_each_reach_once_when_the_worker_dies_around_recording_them(api, merchant, clock, runtime,
                                                                                monkeypatch, when):
     calls = {"n": 0}
-    original = TouchStore.record_reaches
+    original = ReachLog.record_reaches
 
-    def crashing(self: TouchStore, merchant_id: str, reaches: Any, now: datetime | None = None) -> None:
+    def crashing(self: ReachLog, merchant_id: str, reaches: Any, now: datetime | None = None) -> None:
         calls["n"] += 1
         if calls["n"] == 1 and when == "before":
             raise Crash("died before the touches were written")
@@ -59,13 +59,13 @@ def test_touches_hold_each_reach_once_when_the_worker_dies_around_recording_them
         if calls["n"] == 1:
             raise Crash("died after the touches were written, before the message was deleted")
 
-    monkeypatch.setattr(TouchStore, "record_reaches", crashing)
+    monkeypatch.setattr(ReachLog, "record_reaches", crashing)
     ids = [f"r{i:02d}" for i in range(30)]
     cid, run_id = _send(api, merchant, clock, runtime, ids, holdout=30)
     assert calls["n"] >= 2  # the redelivered message found its chunk done and recorded again
     ledger = ledger_of(merchant.id, run_id)
     assert {e.outcome for e in ledger.values()} == {Outcome.SUCCEEDED, Outcome.HELD_OUT}
-    touches = wiring.touch_store().get_many(merchant.id, ids)
+    touches = wiring.reach_log().get_many(merchant.id, ids)
     assert set(touches) == set(ids)
     for customer, reaches in touches.items():
         entry = ledger[customer]
@@ -100,7 +100,7 @@ def test_an_order_redeems_its_coupon_and_is_attributed_when_it_comes_through_the
 
 
 def test_a_late_repeat_of_an_old_reach_keeps_newer_touches_when_recorded_with_now(aws, merchant):
-    store = TouchStore()
+    store = ReachLog()
     old_at = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
     epoch_end = datetime.fromtimestamp((int(old_at.timestamp()) // (EPOCH_DAYS * 86400) + 1) * EPOCH_DAYS * 86400,
                                        tz=UTC)
@@ -115,23 +115,23 @@ def test_a_late_repeat_of_an_old_reach_keeps_newer_touches_when_recorded_with_no
 def test_a_wallet_send_writes_its_reaches_in_the_guard_update_and_records_only_holdouts_afterwards(
         api, merchant, clock, runtime, monkeypatch):
     recorded: list[Reach] = []
-    original = TouchStore.record_reaches
+    original = ReachLog.record_reaches
 
-    def spy(self: TouchStore, merchant_id: str, reaches: Any, now: datetime | None = None) -> None:
+    def spy(self: ReachLog, merchant_id: str, reaches: Any, now: datetime | None = None) -> None:
         reaches = list(reaches)
         recorded.extend(reaches)
         original(self, merchant_id, reaches, now)
 
-    monkeypatch.setattr(TouchStore, "record_reaches", spy)
+    monkeypatch.setattr(ReachLog, "record_reaches", spy)
     ids = [f"w{i:02d}" for i in range(40)]
     cid, run_id = _send(api, merchant, clock, runtime, ids, holdout=25)
     ledger = ledger_of(merchant.id, run_id)
     sent = {c for c, e in ledger.items() if e.outcome is Outcome.SUCCEEDED}
     held = {c for c, e in ledger.items() if e.outcome is Outcome.HELD_OUT}
     assert sent and held and sent | held == set(ids)
-    assert all(ledger[c].touched for c in sent) and not any(ledger[c].touched for c in held)
+    assert all(ledger[c].reach_written for c in sent) and not any(ledger[c].reach_written for c in held)
     assert {r.customer_id for r in recorded} == held and all(r.held_out for r in recorded)
-    touches = wiring.touch_store().get_many(merchant.id, ids)
+    touches = wiring.reach_log().get_many(merchant.id, ids)
     for customer in ids:
         entry = ledger[customer]
         assert touches[customer] == [Reach(customer, cid, run_id, NOW, customer in held, entry.instances, 10)]

@@ -93,7 +93,7 @@ def seeded(api: Any, merchant: Any, runtime: Any, clock: Any, ledger: FakeDelive
         Delivery("r1", "c3", DeliveryStatus.SUPPRESSED, "no_consent", (), SENT),
         Delivery("r1", "c4", DeliveryStatus.HELD_OUT, None, (), SENT),
         Delivery("r1", "c5", DeliveryStatus.NOT_SENT, "cancelled", (), SENT)]
-    wiring.touch_store().record_reaches(merchant.id, [Reach("c1", cid, "r1", SENT, coupon_instance_ids=(ci,)),
+    wiring.reach_log().record_reaches(merchant.id, [Reach("c1", cid, "r1", SENT, coupon_instance_ids=(ci,)),
                                                       Reach("c4", cid, "r1", SENT, held_out=True)])
     orders(api, merchant, runtime, [order("o1", "c1", SENT + timedelta(hours=1), 5000),
                                      order("o2", "c1", SENT + timedelta(hours=2), 2000, "refunded"),

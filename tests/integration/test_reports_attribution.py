@@ -16,7 +16,7 @@ REACH_AT = NOW - timedelta(days=10)
 
 
 def seed(merchant: Any, *reaches: Reach) -> None:
-    wiring.touch_store().record_reaches(merchant.id, list(reaches))
+    wiring.reach_log().record_reaches(merchant.id, list(reaches))
 
 
 def order(oid: str, cid: str, paid_at: datetime, amount: int = 5000, status: str = "paid", **extra: Any

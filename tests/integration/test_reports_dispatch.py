@@ -25,7 +25,7 @@ def record_reaches_from_ledger(merchant_id: str, campaign_id: str, window_days: 
     reaches = [Reach(d.customer_id, campaign_id, d.run_id, d.at, d.status is DeliveryStatus.HELD_OUT,
                      d.coupon_instance_ids, window_days)
                for d in deliveries if d.at and d.status in (DeliveryStatus.REACHED, DeliveryStatus.HELD_OUT)]
-    wiring.touch_store().record_reaches(merchant_id, reaches)
+    wiring.reach_log().record_reaches(merchant_id, reaches)
     return len(reaches)
 
 
@@ -46,10 +46,10 @@ def test_holdout_campaign_report_lift_matches_a_hand_computation(api, merchant, 
     set_watermark(sent_at)  # other tests moved the tick's watermark: catch up one minute, not days
     runtime.tick(sent_at)
     runtime.drain()
-    recorded = wiring.touch_store().get_many(merchant.id, ids)  # dispatch recorded every reach and holdout
+    recorded = wiring.reach_log().get_many(merchant.id, ids)  # dispatch recorded every reach and holdout
     assert sorted(recorded) == ids and {len(r) for r in recorded.values()} == {1}
     assert record_reaches_from_ledger(merchant.id, cid, 7) == 120
-    assert wiring.touch_store().get_many(merchant.id, ids) == recorded
+    assert wiring.reach_log().get_many(merchant.id, ids) == recorded
     deliveries = {d.customer_id: d for d in wiring.delivery_source().deliveries(merchant.id, cid, None, None)}
     treated = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.REACHED)
     control = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.HELD_OUT)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.channels.base import Message, Recipient
+from chalicelib.channels.base import Addressee, Message
 
 
 def make_tasks(merchant: Any, *owners: tuple[str, str]) -> list[str]:
     """One task per (customer, staff owner) through the staff_task channel; returns the task ids."""
     from chalicelib import wiring
-    batch = [(Recipient(merchant.id, cid, nickname="n" + cid, phone="+8613800001234", staff_owner=staff,
+    batch = [(Addressee(merchant.id, cid, nickname="n" + cid, phone="+8613800001234", staff_owner=staff,
                         consent={"staff_task": True}), Message("cmp1", "run1", f"run1:{cid}", f"call {cid}"))
              for cid, staff in owners]
     outcomes = wiring.channel_for("staff_task").send(batch)

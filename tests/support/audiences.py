@@ -39,7 +39,7 @@ class FakeCustomers:
         self.rows = {r.customer_id: r for r in rows}
         self.segment_reads = 0
 
-    def iter_segment(self, merchant_id: str, shard_no: int, page_size: int | None = None
+    def iter_shard(self, merchant_id: str, shard_no: int, page_size: int | None = None
                      ) -> Iterator[list[CustomerRow]]:
         self.segment_reads += 1
         yield from self.after(merchant_id, shard_no, None)

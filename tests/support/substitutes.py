@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from chalicelib.dispatch.policy import GuardrailPolicy
     from chalicelib.dispatch.ports import ChannelPort
+    from chalicelib.dispatch.screening import GuardrailPolicy
     from chalicelib.reports.ports import DeliverySource
 
 
@@ -21,7 +21,7 @@ class Substitutes:
         self._patch = patch
 
     def policy(self, policy: GuardrailPolicy) -> None:
-        """Dispatch screens with `policy` instead of the guardrails (e.g. dispatch.policy.AllowAll())."""
+        """Dispatch screens with `policy` instead of the guardrails (e.g. dispatch.screening.AllowAll())."""
         from chalicelib import wiring
 
         self._patch.setattr(wiring.dispatch, "guardrail_policy", lambda: policy)

@@ -17,7 +17,7 @@ from chalicelib.reports.attribution import (
     transition,
 )
 from chalicelib.reports.model import Arm, Counts, CouponFact, Via
-from chalicelib.reports.touches import decode, encode
+from chalicelib.reports.reach_log import decode, encode
 
 REACH_AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 TZ = "Asia/Shanghai"
@@ -38,7 +38,7 @@ def order(paid_at: datetime, status: str = "paid", amount: int = 5000, coupon: s
 def test_order_at_exactly_window_end_is_attributed_when_window_is_7_days() -> None:
     end = REACH_AT + timedelta(days=7)
     got = attribute(order(end), [reach()], {}, TZ)
-    assert got is not None and got.campaign_id == "cA" and got.arm is Arm.TREATED and got.via is Via.TOUCH
+    assert got is not None and got.campaign_id == "cA" and got.arm is Arm.TREATED and got.via is Via.LAST_REACH
 
 
 def test_order_one_second_after_window_end_is_not_attributed() -> None:

@@ -15,7 +15,7 @@ from chalicelib.reports.attribution import (
     contribution,
     coupon_owner,
     decide,
-    last_touch,
+    last_reach,
     order_facts,
     replayed,
 )
@@ -46,7 +46,7 @@ def test_an_attribution_carries_the_orders_own_facts():
     got = attribute(order, [reach()], {}, TZ)
     assert got is not None
     assert (got.order_id, got.customer_id, got.campaign_id, got.run_id, got.arm, got.via) == (
-        "o1", "c1", "cA", "r1", Arm.TREATED, Via.TOUCH)
+        "o1", "c1", "cA", "r1", Arm.TREATED, Via.LAST_REACH)
     assert (got.day, got.paid_at, got.amount_fen, got.discount_fen, got.counted) == ("2026-11-02", PAID, 5000, 300,
                                                                                       True)
     assert got.order_signature == order.signature and got.order_signature
@@ -54,9 +54,9 @@ def test_an_attribution_carries_the_orders_own_facts():
 
 def test_a_treated_touch_wins_a_tie_with_a_held_out_one_at_the_same_instant():
     touches = [reach("cB", held_out=True), reach("cA")]
-    got = last_touch(touches, PAID)
+    got = last_reach(touches, PAID)
     assert got is not None and got.campaign_id == "cA" and not got.held_out
-    assert last_touch(list(reversed(touches)), PAID) == got
+    assert last_reach(list(reversed(touches)), PAID) == got
 
 
 def test_a_coupon_listed_by_several_touches_belongs_to_the_latest_one():

@@ -55,7 +55,7 @@ def test_resolve_target_segment_reads_every_target_kind_with_profile_fields() ->
     eng, _, _ = engine(ROWS, stored={"aud_l": ["a", "zz"]}, records=records)
 
     def resolve(target: dict[str, Any]) -> list[Member]:
-        return [m for s in range(SHARDS) for page in eng.resolve_target_segment("m", target, s, AS_OF) for m in page]
+        return [m for s in range(SHARDS) for page in eng.resolve_target_shard("m", target, s, AS_OF) for m in page]
 
     staff = resolve({"kind": "staff_friends", "staff_ids": ["s1"]})
     assert sorted(m.customer_id for m in staff) == ["a", "h"]

@@ -151,7 +151,7 @@ def test_rfm_median_over_purchasers_with_an_even_count_is_the_mean_of_the_middle
 def test_average_at_the_median_counts_as_high() -> None:
     buyers = [customer(c, [(ago(1), amount)]) for c, amount in (("a", 1000), ("b", 2000), ("c", 2000), ("d", 5000))]
     evaluator = BuiltinEvaluator(AS_OF, median=rfm_median(buyers))
-    assert [evaluator.rfm_segment(f) for f in buyers] == [
+    assert [evaluator.rfm_cell(f) for f in buyers] == [
         "rfm_repurchase", "rfm_potential_high_value", "rfm_potential_high_value", "rfm_potential_high_value"]
 
 
@@ -171,7 +171,7 @@ def test_recent_days_and_frequency_settings_move_customers_between_cells() -> No
 
 def test_no_customer_is_in_rfm_without_median_or_threshold() -> None:
     evaluator = BuiltinEvaluator(AS_OF)
-    assert all(evaluator.rfm_segment(f) is None for f in DATASET)
+    assert all(evaluator.rfm_cell(f) is None for f in DATASET)
 
 
 def test_counts_match_the_known_members(evaluator: BuiltinEvaluator) -> None:

@@ -82,7 +82,7 @@ def test_a_builtin_audience_holds_exactly_on_its_side_of_each_condition(audience
 
 
 def _rfm(last: datetime | None, orders: int, aov: int) -> str | None:
-    return evaluator().rfm_segment(facts(last_order_at=last, orders_180d=orders, aov_180d=aov))
+    return evaluator().rfm_cell(facts(last_order_at=last, orders_180d=orders, aov_180d=aov))
 
 
 def test_rfm_recency_frequency_and_monetary_cuts_at_their_exact_edges():
@@ -98,9 +98,9 @@ def test_rfm_recency_frequency_and_monetary_cuts_at_their_exact_edges():
 
 def test_rfm_needs_a_monetary_cut_from_the_settings_or_the_median():
     no_cut = BuiltinEvaluator(AS_OF, RfmSettings(), median=None)
-    assert no_cut.rfm_segment(facts(last_order_at=ago(1), orders_180d=3, aov_180d=9999)) is None
+    assert no_cut.rfm_cell(facts(last_order_at=ago(1), orders_180d=3, aov_180d=9999)) is None
     fixed = BuiltinEvaluator(AS_OF, RfmSettings(monetary_threshold_fen=0), median=Fraction(10**9))
-    assert fixed.monetary_cut == 0 and fixed.rfm_segment(facts(last_order_at=ago(1), orders_180d=3)) == "rfm_high_value"
+    assert fixed.monetary_cut == 0 and fixed.rfm_cell(facts(last_order_at=ago(1), orders_180d=3)) == "rfm_high_value"
 
 
 def test_rfm_settings_accept_their_bounds_and_refuse_what_lies_beyond():

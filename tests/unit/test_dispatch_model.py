@@ -21,8 +21,8 @@ from chalicelib.dispatch.model import (
     run_id_for,
 )
 from chalicelib.dispatch.plan import chunk_size, split
-from chalicelib.dispatch.policy import screen
 from chalicelib.dispatch.runs import progress
+from chalicelib.dispatch.screening import screen
 from chalicelib.dispatch.targets import birthday_test
 from chalicelib.dispatch.triggers import matches, occurrences
 

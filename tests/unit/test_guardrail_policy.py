@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.dispatch.model import Recipient
-from chalicelib.dispatch.policy import SHARED, PolicyContext
+from chalicelib.dispatch.screening import SHARED, PolicyContext
 from chalicelib.dispatch.snapshot import view
 from chalicelib.guardrails.policy import COUPONS_TAG, Guardrails
 from chalicelib.guardrails.rules import GUARD_TTL_DAYS

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.dispatch.model import Recipient
-from chalicelib.dispatch.policy import SHARED, PolicyContext
+from chalicelib.dispatch.screening import SHARED, PolicyContext
 from chalicelib.dispatch.snapshot import view
 from chalicelib.guardrails import policy as policy_module
 from chalicelib.guardrails.policy import COUPONS_TAG, SENDS_TAG, SLOT_TAG, Guardrails, audience_of

@@ -1,7 +1,7 @@
-"""Per-customer recent touches on the contact item (dispatch table): written with the delivery, read per batch.
+"""The reach log: per-customer recent reaches on the contact item (dispatch table), written with the delivery.
 
-The touches share the item with the customer's guardrail counters (dispatch.model.contact_key): a wallet
-delivery's cap update carries the reach too (`touch_actions`), so reaching a customer costs no extra write.
+The reaches share the item with the customer's guardrail counters (dispatch.model.contact_key): a wallet
+delivery's cap update carries the reach too (`reach_actions`), so reaching a customer costs no extra write.
 Reaches decided without that update (held-out customers, channel sends once handed over) are recorded here.
 """
 
@@ -24,7 +24,7 @@ SLOTS = 8  # a ring of set attributes s0..s7, one per epoch
 EPOCH_DAYS = 16  # 8 epochs = 128 days: the 90-day window plus room for orders ingested late
 
 
-class TouchItem(Model):
+class ReachItem(Model):
     """The contact item seen from reports: each slot is a string set of encoded reaches of one epoch."""
 
     Meta = table_meta("dispatch")
@@ -42,7 +42,7 @@ class TouchItem(Model):
     expires_at = NumberAttribute(null=True)
 
 
-def touches_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
+def reach_key(merchant_id: str, customer_id: str) -> tuple[str, str]:
     return contact_key(merchant_id, customer_id)
 
 
@@ -74,7 +74,7 @@ def _check(reach: Reach) -> None:
         raise ValueError("Reach.at must be an aware datetime")
 
 
-def touch_actions(reaches: Sequence[Reach], now: datetime | None = None, *, ttl: bool = True) -> list[Any]:
+def reach_actions(reaches: Sequence[Reach], now: datetime | None = None, *, ttl: bool = True) -> list[Any]:
     """ADD each reach to its epoch's slot (a set: a redelivered chunk adds nothing), REMOVE the expired slot.
 
     The expired slot is the one after the current epoch's: with `now` given it is judged from now, so a late
@@ -92,24 +92,24 @@ def touch_actions(reaches: Sequence[Reach], now: datetime | None = None, *, ttl:
         by_slot.setdefault(epoch % SLOTS, set()).add(encode(reach))
     current = {epoch_of(now)} if now is not None else epochs
     stale = {(e + 1) % SLOTS for e in current} - set(by_slot)
-    actions: list[Any] = [getattr(TouchItem, f"s{slot}").add(values) for slot, values in sorted(by_slot.items())]
-    actions += [getattr(TouchItem, f"s{slot}").remove() for slot in sorted(stale)]
+    actions: list[Any] = [getattr(ReachItem, f"s{slot}").add(values) for slot, values in sorted(by_slot.items())]
+    actions += [getattr(ReachItem, f"s{slot}").remove() for slot in sorted(stale)]
     if ttl:
         latest = max([r.at for r in reaches] + ([now] if now is not None else []))
-        actions.append(TouchItem.expires_at.set(int(latest.timestamp()) + CONTACT_TTL_DAYS * 86400))
+        actions.append(ReachItem.expires_at.set(int(latest.timestamp()) + CONTACT_TTL_DAYS * 86400))
     return actions
 
 
-class TouchStore:
+class ReachLog:
     """Records reaches per customer and reads them back for a whole stream batch."""
 
-    def touch_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
+    def reach_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
         """(table, pk, sk, actions) that record `reach` when joined to another update of the contact item."""
-        pk, sk = touches_key(merchant_id, reach.customer_id)
-        return TouchItem.Meta.table_name, pk, sk, touch_actions([reach], now, ttl=False)
+        pk, sk = reach_key(merchant_id, reach.customer_id)
+        return ReachItem.Meta.table_name, pk, sk, reach_actions([reach], now, ttl=False)
 
     def record_reaches(self, merchant_id: str, reaches: Iterable[Reach], now: datetime | None = None) -> None:
-        """Append reaches to their customers' touches: one TransactWriteItems per 100 customers.
+        """Append reaches to their customers' reach log: one TransactWriteItems per 100 customers.
 
         Idempotent: a redelivered chunk ADDs the same set members again (reaches built from the stored ledger
         encode identically), and with `now` the expired-slot clean-up cannot touch newer reaches. Record only
@@ -124,17 +124,17 @@ class TouchStore:
             group = customers[start:start + TX_MAX_ITEMS]
             # An update without a condition: commit's conflict retries are its only cancellation (another chunk
             # writing one of these customers at the same moment).
-            commit([TxOp("update", TouchItem(*touches_key(merchant_id, c)), f"touch:{c}", None,
-                         touch_actions(by_customer[c], now)) for c in group])
+            commit([TxOp("update", ReachItem(*reach_key(merchant_id, c)), f"reach:{c}", None,
+                         reach_actions(by_customer[c], now)) for c in group])
 
     def get_many(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, list[Reach]]:
         """Every customer's recorded reaches (BatchGetItem, 100 keys a request); customers without any are absent."""
         ids = sorted(set(customer_ids))
         if not ids:
             return {}
-        prefix = touches_key(merchant_id, "")[0]
+        prefix = reach_key(merchant_id, "")[0]
         found: dict[str, list[Reach]] = {}
-        for item in TouchItem.batch_get([touches_key(merchant_id, c) for c in ids], consistent_read=True):
+        for item in ReachItem.batch_get([reach_key(merchant_id, c) for c in ids], consistent_read=True):
             customer_id = item.pk[len(prefix):]
             reaches = []
             for slot in range(SLOTS):

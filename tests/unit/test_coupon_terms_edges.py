@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.coupons import policy
+from chalicelib.coupons import terms as coupon_terms
 from chalicelib.coupons.model import ClaimWindow, CouponInstance, CouponTerms, InstanceStatus, OrderLine, Validity
 
 TZ = "Asia/Shanghai"
@@ -43,63 +43,63 @@ def server_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_an_issue_day_window_is_one_day_whatever_days_it_carries():
-    assert policy.claim_deadline(terms(ClaimWindow("issue_day", 3)), ISSUED, TZ) == local(2026, 11, 24)
+    assert coupon_terms.claim_deadline(terms(ClaimWindow("issue_day", 3)), ISSUED, TZ) == local(2026, 11, 24)
 
 
 def test_a_within_days_window_without_days_is_one_day():
-    assert policy.claim_deadline(terms(ClaimWindow("within_days")), ISSUED, TZ) == local(2026, 11, 24)
+    assert coupon_terms.claim_deadline(terms(ClaimWindow("within_days")), ISSUED, TZ) == local(2026, 11, 24)
 
 
 def test_the_claim_window_ends_first_when_the_fixed_validity_ends_later():
     fixed = Validity("fixed", date(2026, 11, 1), date(2026, 12, 31))
-    assert policy.claim_deadline(terms(ClaimWindow("within_days", 2), fixed), ISSUED, TZ) == local(2026, 11, 25)
+    assert coupon_terms.claim_deadline(terms(ClaimWindow("within_days", 2), fixed), ISSUED, TZ) == local(2026, 11, 25)
 
 
 def test_a_fixed_window_needs_fixed_validity_with_both_dates():
-    assert policy.fixed_window(terms(validity=Validity("fixed", None, date(2026, 12, 1))), TZ) is None
-    assert policy.fixed_window(terms(validity=Validity("fixed", date(2026, 12, 1), None)), TZ) is None
+    assert coupon_terms.fixed_window(terms(validity=Validity("fixed", None, date(2026, 12, 1))), TZ) is None
+    assert coupon_terms.fixed_window(terms(validity=Validity("fixed", date(2026, 12, 1), None)), TZ) is None
     carrying = Validity("relative", date(2026, 12, 1), date(2026, 12, 2), days=3)
-    assert policy.fixed_window(terms(validity=carrying), TZ) is None
+    assert coupon_terms.fixed_window(terms(validity=carrying), TZ) is None
     both = Validity("fixed", date(2026, 12, 1), date(2026, 12, 2))
-    assert policy.fixed_window(terms(validity=both), TZ) == (local(2026, 12, 1), local(2026, 12, 3))
+    assert coupon_terms.fixed_window(terms(validity=both), TZ) == (local(2026, 12, 1), local(2026, 12, 3))
 
 
 def test_a_claim_of_fixed_validity_gets_the_fixed_dates_and_relative_without_days_one_day():
     fixed = terms(validity=Validity("fixed", date(2026, 12, 1), date(2026, 12, 2)))
-    assert policy.validity_from_claim(fixed, ISSUED, TZ) == (local(2026, 12, 1), local(2026, 12, 3))
+    assert coupon_terms.validity_from_claim(fixed, ISSUED, TZ) == (local(2026, 12, 1), local(2026, 12, 3))
     one = terms(validity=Validity("relative"))
-    assert policy.validity_from_claim(one, ISSUED, TZ) == (ISSUED, local(2026, 11, 24))
+    assert coupon_terms.validity_from_claim(one, ISSUED, TZ) == (ISSUED, local(2026, 11, 24))
 
 
 def test_validity_holds_from_its_first_instant_and_not_at_its_end():
     inst = claimed(terms(), local(2026, 11, 23), local(2026, 11, 30))
-    assert policy.redemption_refusal(inst, 5000, [], local(2026, 11, 23)) is None
-    assert policy.redemption_refusal(inst, 5000, [], local(2026, 11, 30) - timedelta(seconds=1)) is None
-    assert policy.redemption_refusal(inst, 5000, [], local(2026, 11, 30)) == "expired"
+    assert coupon_terms.redemption_refusal(inst, 5000, [], local(2026, 11, 23)) is None
+    assert coupon_terms.redemption_refusal(inst, 5000, [], local(2026, 11, 30) - timedelta(seconds=1)) is None
+    assert coupon_terms.redemption_refusal(inst, 5000, [], local(2026, 11, 30)) == "expired"
 
 
 def test_absent_amounts_count_as_zero():
     bare = terms(threshold_fen=None, discount_fen=None)
     inst = claimed(bare, local(2026, 11, 23), local(2026, 11, 30))
-    assert policy.redemption_refusal(inst, 0, [], local(2026, 11, 24)) is None
-    assert policy.discount_for(bare, 5000, []) == 0
-    assert policy.value_text(bare) == "满0元减0元"
+    assert coupon_terms.redemption_refusal(inst, 0, [], local(2026, 11, 24)) is None
+    assert coupon_terms.discount_for(bare, 5000, []) == 0
+    assert coupon_terms.value_text(bare) == "满0元减0元"
     items = terms(kind="item_discount", threshold_fen=None, discount_fen=None, percent_off=None, item_ids=("a",))
-    assert policy.discount_for(items, 5000, [OrderLine("a", 1, 5000)]) == 0
-    assert policy.value_text(items) == "10折"
+    assert coupon_terms.discount_for(items, 5000, [OrderLine("a", 1, 5000)]) == 0
+    assert coupon_terms.value_text(items) == "10折"
 
 
 def test_a_store_coupon_applies_to_the_whole_order_whatever_its_lines():
-    assert policy.eligible_value(terms(), 5000, [OrderLine("x", 1, 100)]) == 5000
+    assert coupon_terms.eligible_value(terms(), 5000, [OrderLine("x", 1, 100)]) == 5000
     items = terms(kind="item_discount", percent_off=10, item_ids=("a",))
-    assert policy.eligible_value(items, 5000, [OrderLine("a", 2, 100), OrderLine("x", 1, 100)]) == 200
+    assert coupon_terms.eligible_value(items, 5000, [OrderLine("a", 2, 100), OrderLine("x", 1, 100)]) == 200
 
 
 @pytest.mark.parametrize(("percent", "text"), [(10, "9折"), (25, "7.5折"), (5, "9.5折"), (50, "5折")])
 def test_value_text_of_a_percent_discount(percent, text):
-    assert policy.value_text(terms(kind="item_discount", percent_off=percent, item_ids=("a",))) == text
+    assert coupon_terms.value_text(terms(kind="item_discount", percent_off=percent, item_ids=("a",))) == text
 
 
 def test_local_midnights_come_back_in_utc_whatever_the_servers_zone(server_zone):
-    got = policy.local_midnight(date(2026, 11, 24), TZ)
+    got = coupon_terms.local_midnight(date(2026, 11, 24), TZ)
     assert got == local(2026, 11, 24) and got.tzinfo is UTC

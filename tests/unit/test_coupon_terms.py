@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.coupons import policy
+from chalicelib.coupons import terms as coupon_terms
 from chalicelib.coupons.model import ClaimWindow, CouponInstance, CouponTerms, InstanceStatus, OrderLine, Validity
 
 TZ = "Asia/Shanghai"
@@ -31,7 +31,7 @@ def terms(window: ClaimWindow = ISSUE_DAY, validity: Validity = WEEK, **kw: obje
 
 
 def instance(t: CouponTerms, issued_at: datetime, *, direct: bool = False) -> CouponInstance:
-    times = policy.issue_times(t, issued_at, TZ, direct=direct)
+    times = coupon_terms.issue_times(t, issued_at, TZ, direct=direct)
     return CouponInstance("m", "ci_1", "cp_1", t, "c1", InstanceStatus.CLAIMED if direct else InstanceStatus.ISSUED,
                           issued_at, claim_deadline=times.claim_deadline, claimed_at=times.claimed_at,
                           valid_from=times.valid_from, valid_until=times.valid_until)
@@ -41,9 +41,9 @@ def test_issue_day_coupon_is_claimable_at_2359_and_expired_at_0000_local() -> No
     issued = local(2026, 11, 23, 10, 0)
     inst = instance(terms(ClaimWindow("issue_day")), issued)
     assert inst.claim_deadline == local(2026, 11, 24)
-    assert policy.claim_refusal(inst, "c1", local(2026, 11, 23, 23, 59, 59)) is None
-    assert policy.claim_refusal(inst, "c1", local(2026, 11, 24, 0, 0)) == "claim_window_closed"
-    assert policy.effective_status(inst, local(2026, 11, 24)) is InstanceStatus.EXPIRED
+    assert coupon_terms.claim_refusal(inst, "c1", local(2026, 11, 23, 23, 59, 59)) is None
+    assert coupon_terms.claim_refusal(inst, "c1", local(2026, 11, 24, 0, 0)) == "claim_window_closed"
+    assert coupon_terms.effective_status(inst, local(2026, 11, 24)) is InstanceStatus.EXPIRED
 
 
 def test_issue_day_window_belongs_to_the_local_day_when_issued_at_2359_or_0000() -> None:
@@ -56,8 +56,8 @@ def test_issue_day_window_belongs_to_the_local_day_when_issued_at_2359_or_0000()
 def test_within_two_days_means_today_and_tomorrow_until_2400_local() -> None:
     inst = instance(terms(ClaimWindow("within_days", 2)), local(2026, 11, 23, 23, 59))
     assert inst.claim_deadline == local(2026, 11, 25)
-    assert policy.claim_refusal(inst, "c1", local(2026, 11, 24, 23, 59, 59)) is None
-    assert policy.claim_refusal(inst, "c1", local(2026, 11, 25, 0, 0)) == "claim_window_closed"
+    assert coupon_terms.claim_refusal(inst, "c1", local(2026, 11, 24, 23, 59, 59)) is None
+    assert coupon_terms.claim_refusal(inst, "c1", local(2026, 11, 25, 0, 0)) == "claim_window_closed"
 
 
 def test_any_time_window_has_no_deadline_unless_fixed_validity_ends_first() -> None:
@@ -72,7 +72,7 @@ def test_any_time_window_has_no_deadline_unless_fixed_validity_ends_first() -> N
 
 def test_relative_validity_counts_natural_days_from_the_claim() -> None:
     t = terms(validity=Validity("relative", days=3))
-    start, end = policy.validity_from_claim(t, local(2026, 11, 23, 23, 59), TZ)
+    start, end = coupon_terms.validity_from_claim(t, local(2026, 11, 23, 23, 59), TZ)
     assert start == local(2026, 11, 23, 23, 59) and end == local(2026, 11, 26)
     direct = instance(t, local(2026, 11, 23, 8, 0), direct=True)
     assert direct.claimed_at == local(2026, 11, 23, 8, 0) and direct.valid_until == local(2026, 11, 26)
@@ -81,36 +81,37 @@ def test_relative_validity_counts_natural_days_from_the_claim() -> None:
 
 def test_claimed_coupon_expires_when_validity_ends() -> None:
     inst = instance(terms(validity=Validity("relative", days=1)), local(2026, 11, 23, 8), direct=True)
-    assert policy.effective_status(inst, local(2026, 11, 23, 23, 59, 59)) is InstanceStatus.CLAIMED
-    assert policy.effective_status(inst, local(2026, 11, 24)) is InstanceStatus.EXPIRED
+    assert coupon_terms.effective_status(inst, local(2026, 11, 23, 23, 59, 59)) is InstanceStatus.CLAIMED
+    assert coupon_terms.effective_status(inst, local(2026, 11, 24)) is InstanceStatus.EXPIRED
     redeemed = inst.with_(status=InstanceStatus.REDEEMED)
-    assert policy.effective_status(redeemed, local(2027, 1, 1)) is InstanceStatus.REDEEMED
+    assert coupon_terms.effective_status(redeemed, local(2027, 1, 1)) is InstanceStatus.REDEEMED
 
 
 def test_claim_is_refused_for_another_customer_or_twice() -> None:
     inst = instance(terms(), local(2026, 11, 23, 8))
     now = local(2026, 11, 23, 9)
-    assert policy.claim_refusal(inst, "c2", now) == "wrong_customer"
-    assert policy.claim_refusal(inst.with_(status=InstanceStatus.CLAIMED), "c1", now) == "already_claimed"
-    assert policy.claim_refusal(inst.with_(status=InstanceStatus.REDEEMED), "c1", now) == "already_redeemed"
+    assert coupon_terms.claim_refusal(inst, "c2", now) == "wrong_customer"
+    assert coupon_terms.claim_refusal(inst.with_(status=InstanceStatus.CLAIMED), "c1", now) == "already_claimed"
+    assert coupon_terms.claim_refusal(inst.with_(status=InstanceStatus.REDEEMED), "c1", now) == "already_redeemed"
 
 
 def test_fixed_validity_already_over_is_not_issuable() -> None:
     t = terms(validity=Validity("fixed", date(2026, 11, 1), date(2026, 11, 22)))
-    assert policy.issuable(t, local(2026, 11, 22, 23, 59), TZ)
-    assert not policy.issuable(t, local(2026, 11, 23), TZ)
+    assert coupon_terms.issuable(t, local(2026, 11, 22, 23, 59), TZ)
+    assert not coupon_terms.issuable(t, local(2026, 11, 23), TZ)
 
 
 def test_redemption_checks_threshold_validity_and_status() -> None:
     inst = instance(terms(), local(2026, 11, 23, 8), direct=True)
     paid = local(2026, 11, 24, 12)
-    assert policy.redemption_refusal(inst, 3000, [], paid) is None
-    assert policy.redemption_refusal(inst, 2999, [], paid) == "below_threshold"
-    assert policy.redemption_refusal(inst, 5000, [], local(2026, 11, 23, 7)) == "not_yet_valid"
-    assert policy.redemption_refusal(inst, 5000, [], local(2026, 12, 1)) == "expired"
-    assert policy.redemption_refusal(inst.with_(status=InstanceStatus.ISSUED), 5000, [], paid) == "not_claimed"
-    assert policy.redemption_refusal(inst.with_(status=InstanceStatus.REDEEMED), 5000, [], paid) == "already_redeemed"
-    assert policy.discount_for(inst.terms, 3000, []) == 500
+    assert coupon_terms.redemption_refusal(inst, 3000, [], paid) is None
+    assert coupon_terms.redemption_refusal(inst, 2999, [], paid) == "below_threshold"
+    assert coupon_terms.redemption_refusal(inst, 5000, [], local(2026, 11, 23, 7)) == "not_yet_valid"
+    assert coupon_terms.redemption_refusal(inst, 5000, [], local(2026, 12, 1)) == "expired"
+    assert coupon_terms.redemption_refusal(inst.with_(status=InstanceStatus.ISSUED), 5000, [], paid) == "not_claimed"
+    redeemed = inst.with_(status=InstanceStatus.REDEEMED)
+    assert coupon_terms.redemption_refusal(redeemed, 5000, [], paid) == "already_redeemed"
+    assert coupon_terms.discount_for(inst.terms, 3000, []) == 500
 
 
 def test_item_discount_applies_to_named_items_floored_and_capped() -> None:
@@ -119,12 +120,12 @@ def test_item_discount_applies_to_named_items_floored_and_capped() -> None:
     inst = instance(t, local(2026, 11, 23, 8), direct=True)
     lines = [OrderLine("sku1", 2, 999), OrderLine("other", 1, 10000)]
     paid = local(2026, 11, 23, 9)
-    assert policy.redemption_refusal(inst, 12000, lines, paid) is None
-    assert policy.redemption_refusal(inst, 12000, [OrderLine("other", 1, 100)], paid) == "items_not_eligible"
-    assert policy.discount_for(t, 12000, lines) == 299  # 15 % of 1998, floored
+    assert coupon_terms.redemption_refusal(inst, 12000, lines, paid) is None
+    assert coupon_terms.redemption_refusal(inst, 12000, [OrderLine("other", 1, 100)], paid) == "items_not_eligible"
+    assert coupon_terms.discount_for(t, 12000, lines) == 299  # 15 % of 1998, floored
     capped = terms(kind="item_discount", threshold_fen=None, discount_fen=None, percent_off=50, item_ids=("sku1",),
                    cap_fen=300)
-    assert policy.discount_for(capped, 12000, lines) == 300
+    assert coupon_terms.discount_for(capped, 12000, lines) == 300
 
 
 @pytest.mark.parametrize(("kw", "text"), [
@@ -134,13 +135,13 @@ def test_item_discount_applies_to_named_items_floored_and_capped() -> None:
     ({"kind": "item_discount", "percent_off": 20, "item_ids": ("a",), "cap_fen": 1000}, "8折(最高减10元)"),
 ])
 def test_value_text_reads_like_the_coupon(kw: dict[str, object], text: str) -> None:
-    assert policy.value_text(terms(ISSUE_DAY, WEEK, **kw)) == text
+    assert coupon_terms.value_text(terms(ISSUE_DAY, WEEK, **kw)) == text
 
 
 @given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)),
        st.integers(min_value=1, max_value=365))
 def test_claim_deadline_is_a_local_midnight_after_issue_within_n_days(issued: datetime, days: int) -> None:
-    deadline = policy.claim_deadline(terms(ClaimWindow("within_days", days)), issued, TZ)
+    deadline = coupon_terms.claim_deadline(terms(ClaimWindow("within_days", days)), issued, TZ)
     assert deadline is not None and issued < deadline <= issued + timedelta(days=days)
     as_local = deadline.astimezone(SH)
     assert (as_local.hour, as_local.minute, as_local.second) == (0, 0, 0)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from chalicelib.core.records import Record
 from chalicelib.core.tx import TxOp
-from chalicelib.coupons import policy
+from chalicelib.coupons import terms as coupon_terms
 from chalicelib.coupons.issue import new_instances
 from chalicelib.coupons.model import CouponTerms
 from chalicelib.coupons.store import WalletStore, instance_op, limit_op, stock_op
@@ -21,7 +21,7 @@ class TemplateReader(Protocol):
         """A coupon template's record, cached a minute per process (`fresh`: read it now)."""
 
 
-class WalletCoupons:
+class CouponIssuer:
     """The CouponPort over the coupons package: its templates, its issuing writes and its stock counters."""
 
     def __init__(self, templates: TemplateReader, wallet: WalletStore, timezone_of: Callable[[str], str]) -> None:
@@ -52,7 +52,7 @@ class WalletCoupons:
             if record is None:
                 raise IssueFailed("coupon_not_found")
             terms = CouponTerms.from_data(record.data)
-            if not policy.issuable(terms, now, tz):
+            if not coupon_terms.issuable(terms, now, tz):
                 raise IssueFailed("coupon_expired")
             ops.append(stock_op(merchant_id, grant.coupon_id, grant.quantity * len(customer_ids),
                                 int(record.data["stock"]), f"stock:{grant.coupon_id}"))
