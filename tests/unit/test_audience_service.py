@@ -48,7 +48,7 @@ def test_rfm_members_reuse_the_cached_median_across_segments() -> None:
     assert found == ["a"] and customers.segment_reads == reads_after_prepare + SHARDS
 
 
-def test_resolve_target_segment_reads_every_target_kind_with_profile_fields() -> None:
+def test_resolve_target_shard_reads_every_target_kind_with_profile_fields() -> None:
     records = {"aud_l": Record("m", "AUDIENCE", "aud_l", {"name": "l"}, 1, "", "", status="list"),
                "aud_c": Record("m", "AUDIENCE", "aud_c", {"name": "c", "rule": {"all": [
                    {"field": "orders_180d", "op": "gte", "value": 2}]}}, 1, "", "", status="custom")}
