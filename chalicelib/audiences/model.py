@@ -104,6 +104,8 @@ class AudienceView:
     source_audience_id: str | None = None
     frozen_at: str | None = None
     unmatched_phones: int | None = None
+    unmatched_nicknames: int | None = None
+    unmatched: dict[str, list[str]] | None = None
     created_at: str | None = None
     updated_at: str | None = None
 

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from chalicelib.audiences.model import MAX_MEMBERS, MAX_NAME
 from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body
+from chalicelib.customers.lookup import nickname_key, normalize_phone
 
 MAX_PHONES = 1_000  # each phone is one index Query
+MAX_NICKNAMES = 1_000  # each nickname too
+
+
+def _phone(value: str) -> str:
+    normalize_phone(value)  # ValueError names the field; the text is kept as given, to name it back if unmatched
+    return value
+
+
+def _nickname(value: str) -> str:
+    if not nickname_key(value):
+        raise ValueError("must not be blank")
+    return value
+
+
 CustomerId = Annotated[str, Field(pattern=ID_PATTERN)]
-Phone = Annotated[str, Field(pattern=r"^\+?[0-9]{6,15}$")]
+Phone = Annotated[str, Field(min_length=1, max_length=32, description="+86 138-1234-5678, 13812345678, "
+                             "008613812345678: one number"), AfterValidator(_phone)]
+Nickname = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_nickname)]
 Kind = Literal["builtin", "custom", "frozen", "list"]
 
 
@@ -23,7 +40,8 @@ def _name(value: str | None) -> str | None:
 
 
 class AudienceIn(Body):
-    """custom: name + rule; frozen: name + rule or source_audience_id; list: name + customer_ids and/or phones."""
+    """custom: name + rule; frozen: name + rule or source_audience_id; list: name + customer_ids, phones and / or
+    nicknames."""
 
     kind: Literal["custom", "frozen", "list"] = "custom"
     name: str = Field(min_length=1, max_length=MAX_NAME)
@@ -33,19 +51,25 @@ class AudienceIn(Body):
                                            description="frozen: snapshot this audience (built-in ids too)")
     customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
     phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES,
-                                       description="list: customers found by exact phone")
+                                       description="list: customers found by phone (spaces, dashes and the +86 "
+                                                   "country code do not matter)")
+    nicknames: list[Nickname] | None = Field(default=None, max_length=MAX_NICKNAMES,
+                                             description="list: customers found by exact nickname (精确搜索; every "
+                                                         "customer of that nickname)")
 
     _strip = field_validator("name")(_name)
 
 
 class AudiencePatch(Body):
-    """name / description of any audience; rule of a custom one; customer_ids / phones replace a list's members."""
+    """name / description of any audience; rule of a custom one; customer_ids / phones / nicknames replace a list's
+    members."""
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=200)
     rule: dict[str, Any] | None = None
     customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
     phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES)
+    nicknames: list[Nickname] | None = Field(default=None, max_length=MAX_NICKNAMES)
 
     _strip = field_validator("name")(_name)
 
@@ -55,6 +79,14 @@ class MembersIn(Body):
 
     customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
     phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES)
+    nicknames: list[Nickname] | None = Field(default=None, max_length=MAX_NICKNAMES)
+
+
+class Unmatched(BaseModel):
+    """What a list audience's last change searched for and found nobody by, as it was given."""
+
+    phones: list[str] = []
+    nicknames: list[str] = []
 
 
 class AudienceOut(BaseModel):
@@ -69,7 +101,12 @@ class AudienceOut(BaseModel):
     rule: dict[str, Any] | None = None
     source_audience_id: str | None = None
     frozen_at: str | None = None
-    unmatched_phones: int | None = None
+    unmatched_phones: int | None = Field(default=None, description="list: how many phones of the last change "
+                                                                   "matched no customer")
+    unmatched_nicknames: int | None = Field(default=None, description="list: how many nicknames of the last change "
+                                                                      "matched no customer")
+    unmatched: Unmatched | None = Field(default=None, description="list: the phones and nicknames of the last "
+                                                                  "change that matched no customer")
     created_at: str | None = None
     updated_at: str | None = None
 

@@ -26,9 +26,11 @@ from chalicelib.core.errors import Conflict, Invalid, NotFound, PreconditionFail
 from chalicelib.core.idempotency import derive_id, fingerprint
 from chalicelib.core.ports import Repo
 from chalicelib.core.records import AlreadyExists, Record
+from chalicelib.customers.lookup import nickname_key, normalize_phone
 
 # A campaign in one of these states keeps its audience from being deleted.
 LIVE_CAMPAIGN_STATUSES = frozenset({"scheduled", "running", "active", "paused"})
+MEMBER_SOURCES = ("customer_ids", "phones", "nicknames")  # what a list audience's members are given by
 _BUILTIN = {a.id: a for a in BUILTIN_AUDIENCES}
 
 
@@ -40,8 +42,10 @@ class MemberWriter(Protocol):
     def delete(self, merchant_id: str, audience_id: str) -> None: ...
 
 
-class PhoneLookup(Protocol):
+class CustomerLookup(Protocol):
     def find_by_phone(self, merchant_id: str, phone: str) -> list[str]: ...
+
+    def find_by_nickname(self, merchant_id: str, nickname: str) -> list[str]: ...
 
 
 def builtin_view(audience_id: str, count: int | None) -> AudienceView:
@@ -55,17 +59,18 @@ def stored_view(record: Record, count: int | None = None) -> AudienceView:
         record.id, record.status or "custom", d["name"], None, d.get("description") or "",
         d.get("count") if count is None else count, record.version, d.get("rule") or d.get("source_rule"),
         d.get("source_audience_id"),
-        d.get("frozen_at"), d.get("unmatched_phones"), record.created_at, record.updated_at)
+        d.get("frozen_at"), d.get("unmatched_phones"), d.get("unmatched_nicknames"), d.get("unmatched"),
+        record.created_at, record.updated_at)
 
 
 class AudienceService:
     def __init__(self, audiences: Repo, campaigns: Repo, engine: AudienceEngine, members: MemberWriter,
-                 phones: PhoneLookup, clock: Clock) -> None:
+                 lookup: CustomerLookup, clock: Clock) -> None:
         self._repo = audiences
         self._campaigns = campaigns
         self.engine = engine
         self._members = members
-        self._phones = phones
+        self._lookup = lookup
         self._clock = clock
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -140,8 +145,8 @@ class AudienceService:
             data.update(self._freeze(merchant_id, audience_id, body))
             data["frozen_at"] = to_iso(now)
         else:
-            if body.get("customer_ids") is None and body.get("phones") is None:
-                raise Invalid("a list audience needs customer_ids or phones", field="body.customer_ids")
+            if all(body.get(name) is None for name in MEMBER_SOURCES):
+                raise Invalid("a list audience needs customer_ids, phones or nicknames", field="body.customer_ids")
             data.update(self._store_list(merchant_id, audience_id, body, set()))
         try:
             record = self._repo.create(merchant_id, audience_id, data, now, status=kind.value, name=data["name"],
@@ -159,8 +164,8 @@ class AudienceService:
     @staticmethod
     def _only(kind: AudienceKind, body: dict[str, Any]) -> None:
         allowed = {AudienceKind.CUSTOM: ("rule",), AudienceKind.FROZEN: ("rule", "source_audience_id"),
-                   AudienceKind.LIST: ("customer_ids", "phones")}[kind]
-        for name in ("rule", "source_audience_id", "customer_ids", "phones"):
+                   AudienceKind.LIST: MEMBER_SOURCES}[kind]
+        for name in ("rule", "source_audience_id", *MEMBER_SOURCES):
             if body.get(name) is not None and name not in allowed:
                 raise Invalid(f"a {kind.value} audience takes no {name}", field=f"body.{name}")
 
@@ -183,14 +188,25 @@ class AudienceService:
 
     def _store_list(self, merchant_id: str, audience_id: str, body: dict[str, Any], keep: set[str]
                     ) -> dict[str, Any]:
+        """Members from ids, phones (one Query each, by the normalised number) and exact nicknames (one Query each;
+        every customer of the nickname); what matched nobody is named back as it was given."""
         ids = set(keep) | set(body.get("customer_ids") or ())
-        unmatched = 0
-        for phone in dict.fromkeys(body.get("phones") or ()):
-            found = self._phones.find_by_phone(merchant_id, phone)
-            ids.update(found)
-            unmatched += not found
+        unmatched: dict[str, list[str]] = {"phones": [], "nicknames": []}
+        searches = (("phones", normalize_phone, self._lookup.find_by_phone),
+                    ("nicknames", nickname_key, self._lookup.find_by_nickname))
+        for name, key, find in searches:
+            given: dict[str, str] = {}
+            for value in body.get(name) or ():
+                given.setdefault(key(value), value)  # one search per number or nickname, named as first given
+            for value in given.values():
+                found = find(merchant_id, value)
+                ids.update(found)
+                if not found:
+                    unmatched[name].append(value)
         check_audience_size(len(ids))
-        return {"count": self._members.replace(merchant_id, audience_id, ids), "unmatched_phones": unmatched}
+        return {"count": self._members.replace(merchant_id, audience_id, ids),
+                "unmatched_phones": len(unmatched["phones"]), "unmatched_nicknames": len(unmatched["nicknames"]),
+                "unmatched": unmatched}
 
     def _stored(self, merchant_id: str, audience_id: str, if_match: int | None) -> Record:
         if audience_id in BUILTIN_IDS:
@@ -216,8 +232,8 @@ class AudienceService:
                               field="body.rule")
             parse_rule(patch["rule"], "body.rule")
             data["rule"] = patch["rule"]
-        if patch.get("customer_ids") is not None or patch.get("phones") is not None:
-            self._only(kind, {k: patch.get(k) for k in ("customer_ids", "phones")})
+        if any(patch.get(name) is not None for name in MEMBER_SOURCES):
+            self._only(kind, {k: patch.get(k) for k in MEMBER_SOURCES})
             data.update(self._store_list(merchant_id, audience_id, patch, set()))
         updated = self._repo.update(merchant_id, audience_id, data, self._clock(), expected_version=record.version,
                                     status=kind.value, name=data["name"])
@@ -229,8 +245,8 @@ class AudienceService:
         record = self._stored(merchant_id, audience_id, if_match)
         if record.status != AudienceKind.LIST:
             raise Invalid(f"only list audiences take members; this one is {record.status}", field="body.customer_ids")
-        if body.get("customer_ids") is None and body.get("phones") is None:
-            raise Invalid("give customer_ids or phones", field="body.customer_ids")
+        if all(body.get(name) is None for name in MEMBER_SOURCES):
+            raise Invalid("give customer_ids, phones or nicknames", field="body.customer_ids")
         keep = self._members.all_ids(merchant_id, audience_id)
         data = {**record.data, **self._store_list(merchant_id, audience_id, body, keep)}
         return stored_view(self._repo.update(merchant_id, audience_id, data, self._clock(),

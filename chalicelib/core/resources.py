@@ -57,7 +57,8 @@ TABLES: tuple[TableSpec, ...] = (
     # Keys apart from every other definition: IAM can scope a role to a table, not to an item's sort-key prefix, so
     # only the API (its key routes) and the operator's admin CLI get write access to this one, the authorizer reads.
     TableSpec("keys", "API keys (SHA-256 hashes, roles, revocation)"),
-    TableSpec("customers", "customer profiles and derived metrics, sharded by merchant", (GSI1,)),
+    TableSpec("customers", "customer profiles and derived metrics, sharded by merchant; profiles by phone (gsi1) "
+              "and nickname (gsi2)", (GSI1, GSI2)),
     TableSpec("activity", "orders and behaviour events; its stream feeds activity_stream", (GSI1,), stream=True),
     TableSpec("dispatch", "runs, delivery ledger, due index, customers' contact items (caps and reaches), quotas",
               (GSI1, GSI2)),

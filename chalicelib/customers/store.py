@@ -14,6 +14,7 @@ from pynamodb.models import Model
 
 from chalicelib.core.dynamo import commit, is_condition_failure, table_meta
 from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled, TxOp
+from chalicelib.customers.lookup import nickname_key, normalize_phone
 from chalicelib.customers.rows import CustomerRow
 
 PROFILE = "P"
@@ -36,6 +37,25 @@ class PhoneIndex(GlobalSecondaryIndex["CustomerItem"]):  # type: ignore[no-untyp
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class NicknameIndex(GlobalSecondaryIndex["CustomerItem"]):  # type: ignore[no-untyped-call]
+    """gsi2: `{merchant}#NICK#{nickname}` → customer id (list audiences found by exact nickname, 004 精确搜索)."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+def phone_key(merchant_id: str, phone: str) -> str:
+    return f"{merchant_id}#PHONE#{normalize_phone(phone)}"
+
+
+def nickname_index_key(merchant_id: str, nickname: str) -> str:
+    return f"{merchant_id}#NICK#{nickname_key(nickname)}"
+
+
 class CustomerItem(Model):
     """pk `{merchant}#{shard:02d}`, sk `{customer}#P` (profile) or `{customer}#A` (activity)."""
 
@@ -48,7 +68,10 @@ class CustomerItem(Model):
     rev = NumberAttribute(default=0)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
     by_phone = PhoneIndex()
+    by_nickname = NicknameIndex()
 
 
 class ActivityConflict(Exception):
@@ -65,15 +88,19 @@ class CustomerStore:
         return f"{merchant_id}#{shard_of(customer_id, self.shards):02d}"
 
     def put_profiles(self, merchant_id: str, profiles: list[dict[str, Any]], stamp: str) -> None:
-        """Upsert profiles (whole replacement) with BatchWriteItem, 25 per request."""
+        """Upsert profiles (whole replacement) with BatchWriteItem, 25 per request; the profile item is indexed by
+        its normalised phone (gsi1) and its nickname (gsi2), sparsely."""
         with CustomerItem.batch_write() as batch:
             for p in profiles:
                 cid = p["customer_id"]
                 phone = p.get("phone")
+                nickname = nickname_key(p.get("nickname") or "")
                 batch.save(CustomerItem(
                     self.pk(merchant_id, cid), f"{cid}#{PROFILE}", doc=json.dumps(p, separators=(",", ":")),
-                    updated_at=stamp, gsi1pk=f"{merchant_id}#PHONE#{phone}" if phone else None,
-                    gsi1sk=cid if phone else None))
+                    updated_at=stamp, gsi1pk=phone_key(merchant_id, phone) if phone else None,
+                    gsi1sk=cid if phone else None,
+                    gsi2pk=nickname_index_key(merchant_id, nickname) if nickname else None,
+                    gsi2sk=cid if nickname else None))
 
     def get_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]:
         """Profile and activity of several customers with BatchGetItem (100 keys per request)."""
@@ -105,9 +132,13 @@ class CustomerStore:
         return row if (row.profile or row.activity) else None
 
     def find_by_phone(self, merchant_id: str, phone: str) -> list[str]:
-        """Customer ids with this phone (exact), through gsi1."""
-        return [item.gsi1sk for item in CustomerItem.by_phone.query(f"{merchant_id}#PHONE#{phone}")
-                if item.gsi1sk]
+        """Customer ids with this phone (the same number however it is written), through gsi1."""
+        return [item.gsi1sk for item in CustomerItem.by_phone.query(phone_key(merchant_id, phone)) if item.gsi1sk]
+
+    def find_by_nickname(self, merchant_id: str, nickname: str) -> list[str]:
+        """Customer ids whose nickname is exactly this one, through gsi2."""
+        return [item.gsi2sk for item in CustomerItem.by_nickname.query(nickname_index_key(merchant_id, nickname))
+                if item.gsi2sk]
 
     def save_activities(self, merchant_id: str, changes: list[tuple[str, dict[str, Any], int]], stamp: str) -> None:
         """Write changed activity docs atomically, each conditional on the revision it was read at.
