@@ -5,10 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled
 from chalicelib.dispatch.messages import chunk_message_of
 from chalicelib.dispatch.model import DueItem
-from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort
+from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
+
+
+class TickPart:
+    """What the tick and each of its parts (occurrences, touches) work with: the due index, runs, transactions,
+    the queues, the campaign definitions and the merchants' zones."""
+
+    def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
+                 timezone_of: Callable[[str], str]) -> None:
+        self._due = due
+        self._runs = runs
+        self._commit = commit
+        self._queues = queues
+        self._campaigns = campaigns
+        self._tz = timezone_of
 
 
 def claim(due: DueRepo, commit: Committer, items: list[DueItem], now: datetime,

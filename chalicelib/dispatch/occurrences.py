@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -18,11 +17,11 @@ from chalicelib.campaigns.schedule import (
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEvent
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
-from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.claims import TickPart
 from chalicelib.dispatch.messages import plan_messages
 from chalicelib.dispatch.model import DueItem, DueKind, Run, run_id_for, segments_for
-from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
+from chalicelib.dispatch.ports import Op
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, CampaignView, view
 
 log = logging.getLogger(__name__)
@@ -69,15 +68,8 @@ def next_due(merchant_id: str, campaign: CampaignView, tz: str, after: datetime,
     return None
 
 
-class OccurrenceStarter:
-    def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
-                 timezone_of: Callable[[str], str]) -> None:
-        self._due = due
-        self._runs = runs
-        self._commit = commit
-        self._queues = queues
-        self._campaigns = campaigns
-        self._tz = timezone_of
+class OccurrenceStarter(TickPart):
+    """Starts a campaign occurrence: its run, the next occurrence's due item, the plan messages."""
 
     def start(self, item: DueItem, now: datetime) -> int:
         """TransactWrite [claim, run (new), next occurrence (new)], then the plan messages, then done."""

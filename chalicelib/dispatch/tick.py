@@ -13,7 +13,7 @@ from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ports import Repo
 from chalicelib.core.tx import TxCancelled
-from chalicelib.dispatch.claims import enqueue_chunks
+from chalicelib.dispatch.claims import TickPart, enqueue_chunks
 from chalicelib.dispatch.model import ChunkState, DueItem, DueKind, RunStatus, minute_of, minutes_between
 from chalicelib.dispatch.occurrences import OccurrenceStarter
 from chalicelib.dispatch.ports import Committer, DueRepo, QueuePort, RunRepo
@@ -24,14 +24,13 @@ REREAD_MINUTES = 5  # the due index is a GSI (eventually consistent): recent buc
 MAX_CATCHUP = timedelta(days=3)
 
 
-class TickService:
+class TickService(TickPart):
+    """The minute tick: claims what is due and hands each kind to its part (occurrences, slices and deferrals,
+    touches, run checks)."""
+
     def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
                  timezone_of: Callable[[str], str]) -> None:
-        self._due = due
-        self._runs = runs
-        self._commit = commit
-        self._queues = queues
-        self._campaigns = campaigns
+        super().__init__(due, runs, commit, queues, campaigns, timezone_of)
         self._occurrences = OccurrenceStarter(due, runs, commit, queues, campaigns, timezone_of)
         self._touches = TouchBatcher(due, runs, commit, queues, campaigns, timezone_of)
 

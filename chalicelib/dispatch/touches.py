@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from chalicelib.campaigns.schedule import local_date, local_to_utc, zone
 from chalicelib.core.clock import to_iso
-from chalicelib.core.ports import Repo
-from chalicelib.dispatch.claims import claim, enqueue_chunks
+from chalicelib.dispatch.claims import TickPart, claim, enqueue_chunks
 from chalicelib.dispatch.messages import chunk_messages
 from chalicelib.dispatch.model import (
     Chunk,
@@ -22,7 +20,7 @@ from chalicelib.dispatch.model import (
     touch_chunk_id,
     touch_run_id,
 )
-from chalicelib.dispatch.ports import Committer, DueRepo, Op, QueuePort, RunRepo
+from chalicelib.dispatch.ports import Op
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE
 
 TOUCHES_PER_CHUNK = 90  # claims + run + chunk + completion check stay within one TransactWriteItems
@@ -38,15 +36,8 @@ def touch_due(merchant_id: str, campaign_id: str, customer_id: str, event_id: st
                    campaign_id=campaign_id)
 
 
-class TouchBatcher:
-    def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
-                 timezone_of: Callable[[str], str]) -> None:
-        self._due = due
-        self._runs = runs
-        self._commit = commit
-        self._queues = queues
-        self._campaigns = campaigns
-        self._tz = timezone_of
+class TouchBatcher(TickPart):
+    """Groups due touches per (campaign, local day) into that day's run, chunk by chunk."""
 
     def batch(self, items: list[DueItem], now: datetime) -> int:
         groups: dict[tuple[str, str], list[DueItem]] = defaultdict(list)
