@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from chalicelib.audiences.model import MAX_MEMBERS, MAX_NAME
+from chalicelib.audiences.rule_schema import RuleJson
 from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body
 from chalicelib.customers.lookup import nickname_key, normalize_phone
@@ -46,7 +47,7 @@ class AudienceIn(Body):
     kind: Literal["custom", "frozen", "list"] = "custom"
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=200)
-    rule: dict[str, Any] | None = Field(default=None, description='{"all"|"any": [conditions or one nested group]}')
+    rule: RuleJson | None = Field(default=None, description='{"all"|"any": [conditions or one nested group]}')
     source_audience_id: str | None = Field(default=None, pattern=ID_PATTERN,
                                            description="frozen: snapshot this audience (built-in ids too)")
     customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
@@ -66,7 +67,7 @@ class AudiencePatch(Body):
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=200)
-    rule: dict[str, Any] | None = None
+    rule: RuleJson | None = None
     customer_ids: list[CustomerId] | None = Field(default=None, max_length=MAX_MEMBERS)
     phones: list[Phone] | None = Field(default=None, max_length=MAX_PHONES)
     nicknames: list[Nickname] | None = Field(default=None, max_length=MAX_NICKNAMES)
@@ -98,7 +99,7 @@ class AudienceOut(BaseModel):
     count: int | None = Field(default=None, description="members now (frozen/list: stored members)")
     over_limit: bool = False
     version: int | None = None
-    rule: dict[str, Any] | None = None
+    rule: RuleJson | None = None
     source_audience_id: str | None = None
     frozen_at: str | None = None
     unmatched_phones: int | None = Field(default=None, description="list: how many phones of the last change "
@@ -124,7 +125,7 @@ class AudienceListQuery(Body):
 
 
 class EstimateIn(Body):
-    rule: dict[str, Any] | None = None
+    rule: RuleJson | None = None
     audience_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 

@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from chalicelib.audiences.rule_schema import RuleJson
 from chalicelib.campaigns.lifecycle import State
 from chalicelib.campaigns.schedule_triggered import MAX_DELAY_DAYS, MAX_LOOKBACK_DAYS
 from chalicelib.core.clock import to_iso
@@ -92,7 +93,7 @@ class AudienceTarget(Body):
 
 class RuleTarget(Body):
     kind: Literal["rule"]
-    rule: dict[str, Any] = Field(description='inline audience rule: {"all": [...]} or {"any": [...]}')
+    rule: RuleJson = Field(description='inline audience rule: {"all": [...]} or {"any": [...]}')
 
 
 class StaffFriendsTarget(Body):

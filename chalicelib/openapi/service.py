@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.audiences.rule_schema import rule_components
 from chalicelib.core.http import ROUTES, RouteDoc
 from chalicelib.core.schemas import ErrorBody
 
@@ -90,7 +91,7 @@ def build_document() -> dict[str, Any]:
                  "description": "Pick customers, reach them without harassing anyone, see what it earned."},
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": {**defs.get("$defs", {}), **rule_components()},
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                            "description": "mkt.<merchant>.<key id>.<secret>"}},
         },
