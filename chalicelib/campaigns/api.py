@@ -56,13 +56,14 @@ def create_campaign(req: Request) -> Reply:
     return _reply(record, 201)
 
 
-@route(bp, "/v1/campaigns", "GET", summary="List campaigns (filter by status and label)", tag=TAG, roles=READERS,
-       query=CampaignQuery, response=CampaignPage)
+@route(bp, "/v1/campaigns", "GET", summary="List campaigns (?status, ?label, ?name: contained, case-insensitive, "
+       "?schedule_kind, ?channel)", tag=TAG, roles=READERS, query=CampaignQuery, response=CampaignPage)
 def list_campaigns(req: Request) -> CampaignPage:
     q: CampaignQuery = req.query
     merchant = req.principal.merchant_id
     records, last = wiring.campaign_service().list(merchant, q.limit, decode_cursor(q.cursor, merchant),
-                                                   status=q.status.value if q.status else None, label=q.label)
+                                                   status=q.status.value if q.status else None, label=q.label,
+                                                   name=q.name, schedule_kind=q.schedule_kind, channel=q.channel)
     return CampaignPage(items=[campaign_out(r) for r in records], next_cursor=encode_cursor(last))
 
 

@@ -255,6 +255,10 @@ def merge_patch(stored: dict[str, Any], patch: CampaignPatch) -> CampaignIn:
 class CampaignQuery(ListQuery):
     status: State | None = None
     label: str | None = Field(default=None, min_length=1, max_length=20)
+    name: str | None = Field(default=None, min_length=1, max_length=64,
+                             description="campaigns whose name contains this text (case-insensitive)")
+    schedule_kind: Literal["once", "recurring", "triggered"] | None = None
+    channel: Channel | None = None
 
 
 class CampaignOut(BaseModel):

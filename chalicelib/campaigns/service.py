@@ -151,8 +151,22 @@ class CampaignService:
         return record
 
     def list(self, merchant_id: str, limit: int, start_key: dict[str, Any] | None, *, status: str | None = None,
-             label: str | None = None) -> tuple[list[Record], dict[str, Any] | None]:
-        return self._campaigns.list(merchant_id, limit=limit, start_key=start_key, status=status, label=label)
+             label: str | None = None, name: str | None = None, schedule_kind: str | None = None,
+             channel: str | None = None) -> tuple[list[Record], dict[str, Any] | None]:
+        """A page of campaigns; status and label are filtered by DynamoDB, the name (contained, case-insensitive),
+        schedule kind and channel on the body as the pages are read (000 营销管理's search)."""
+        if name is None and schedule_kind is None and channel is None:
+            return self._campaigns.list(merchant_id, limit=limit, start_key=start_key, status=status, label=label)
+        needle = name.casefold() if name is not None else None
+
+        def where(record: Record) -> bool:
+            data = record.data
+            return ((needle is None or needle in str(data.get("name", "")).casefold())
+                    and (schedule_kind is None or (data.get("schedule") or {}).get("kind") == schedule_kind)
+                    and (channel is None or (data.get("action") or {}).get("channel") == channel))
+
+        return self._campaigns.list(merchant_id, limit=limit, start_key=start_key, status=status, label=label,
+                                    where=where)
 
     def editable(self, merchant_id: str, campaign_id: str, expected_version: int | None) -> Record:
         """The campaign if a PATCH may change it: 404, then 412 when If-Match is stale, then 409 by state."""

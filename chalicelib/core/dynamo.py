@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -244,7 +244,12 @@ class DefinitionRepo:
             raise
 
     def list(self, merchant_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
-             status: str | None = None, label: str | None = None) -> tuple[list[Record], dict[str, Any] | None]:
+             status: str | None = None, label: str | None = None, where: Callable[[Record], bool] | None = None
+             ) -> tuple[list[Record], dict[str, Any] | None]:
+        """A page of this kind's definitions in id order; `where` keeps only the records it accepts (a test on the
+        body, which DynamoDB cannot filter on: it reads on until the page is full or the list ends)."""
+        if where is not None:
+            return self._list_where(merchant_id, limit, start_key, status, label, where)
         if start_key is not None and not _resumes(start_key, merchant_id, self.kind):
             # Another list's cursor would make DynamoDB refuse the query (a ValidationException, i.e. a 500).
             raise Invalid("cursor belongs to another list", field="query.cursor")
@@ -260,6 +265,22 @@ class DefinitionRepo:
         records = [_record(item) for item in results]
         last = results.last_evaluated_key if len(records) >= limit else None
         return records, last
+
+    def _list_where(self, merchant_id: str, limit: int, start_key: dict[str, Any] | None, status: str | None,
+                    label: str | None, where: Callable[[Record], bool]
+                    ) -> tuple[builtins.list[Record], dict[str, Any] | None]:
+        kept: builtins.list[Record] = []
+        key = start_key
+        while True:
+            page, key = self.list(merchant_id, limit=limit, start_key=key, status=status, label=label)
+            for record in page:
+                if where(record):
+                    kept.append(record)
+                    if len(kept) == limit:
+                        # The cursor resumes after the last record shown, wherever in DynamoDB's page it was.
+                        return kept, {"pk": {"S": merchant_id}, "sk": {"S": self._sk(record.id)}}
+            if key is None:
+                return kept, None
 
     def count(self, merchant_id: str) -> int:
         return self._model.count(merchant_id, self._model.sk.startswith(f"{self.kind}#"))

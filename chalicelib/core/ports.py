@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,7 +33,8 @@ class Repo(Protocol):
     def delete(self, merchant_id: str, item_id: str, *, expected_version: int | None = None) -> None: ...
 
     def list(self, merchant_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None,
-             status: str | None = None, label: str | None = None) -> tuple[list[Record], dict[str, Any] | None]: ...
+             status: str | None = None, label: str | None = None, where: Callable[[Record], bool] | None = None
+             ) -> tuple[list[Record], dict[str, Any] | None]: ...
 
     def count(self, merchant_id: str) -> int: ...
 

@@ -82,14 +82,16 @@ def dashboard(req: Request) -> DashboardOut:
     return out
 
 
-@route(bp, "/v1/history", "GET", summary="Coupon issue history (?status=active|expired|redeemed, ?format=csv)",
+@route(bp, "/v1/history", "GET", summary="Coupon issue history with each coupon's campaign "
+       "(?status=active|expired|redeemed, ?campaign_id, ?from, ?to, ?format=csv)",
        tag=TAG, roles=READERS, query=HistoryQuery, response=HistoryPage, csv=True)
 def history(req: Request) -> Any:
     q: HistoryQuery = req.query
     merchant = req.principal.merchant_id
     service = wiring.dashboard_service()
     if q.format == "csv":
-        rows = service.history_all(merchant, q.status, q.from_, q.to)
+        rows = service.history_all(merchant, q.status, q.from_, q.to, q.campaign_id)
         return _csv(merchant, "coupon-history", history_csv(rows, _timezone(merchant)), len(rows))
-    items, last = service.history(merchant, q.status, q.from_, q.to, q.limit, decode_cursor(q.cursor, merchant))
+    items, last = service.history(merchant, q.status, q.from_, q.to, q.limit, decode_cursor(q.cursor, merchant),
+                                  q.campaign_id)
     return HistoryPage(items=items, next_cursor=encode_cursor(last))

@@ -9,8 +9,8 @@ from chalicelib.reports.schemas import HistoryRow, RecipientOut
 
 RECIPIENT_COLUMNS = ("customer_id", "status", "reason", "run_id", "at", "coupons", "orders", "amount_fen",
                      "discount_fen", "reversed_orders", "churned")
-HISTORY_COLUMNS = ("instance_id", "coupon_id", "coupon_name", "customer_id", "campaign_id", "run_id", "status",
-                   "issued_at", "claimed_at", "valid_until", "redeemed_at", "order_id")
+HISTORY_COLUMNS = ("instance_id", "coupon_id", "coupon_name", "customer_id", "campaign_id", "campaign_name", "run_id",
+                   "status", "issued_at", "claimed_at", "valid_until", "redeemed_at", "order_id")
 
 
 def recipients_csv(rows: Iterable[RecipientOut], timezone: str) -> str:
@@ -22,5 +22,5 @@ def recipients_csv(rows: Iterable[RecipientOut], timezone: str) -> str:
 
 def history_csv(rows: Iterable[HistoryRow], timezone: str) -> str:
     return render(HISTORY_COLUMNS, ((
-        r.instance_id, r.coupon_id, r.coupon_name, r.customer_id, r.campaign_id, r.run_id, r.status, r.issued_at,
-        r.claimed_at, r.valid_until, r.redeemed_at, r.order_id) for r in rows), timezone)
+        r.instance_id, r.coupon_id, r.coupon_name, r.customer_id, r.campaign_id, r.campaign_name, r.run_id, r.status,
+        r.issued_at, r.claimed_at, r.valid_until, r.redeemed_at, r.order_id) for r in rows), timezone)

@@ -28,11 +28,11 @@ def period_days(period: str, today: date) -> tuple[date, date]:
     return today - timedelta(days=PERIOD_DAYS[period]), today - timedelta(days=1)
 
 
-def history_row(f: CouponFact) -> HistoryRow:
+def history_row(f: CouponFact, campaign_name: str | None = None) -> HistoryRow:
     return HistoryRow(instance_id=f.instance_id, coupon_id=f.coupon_id, coupon_name=f.coupon_name,
-                      customer_id=f.customer_id, campaign_id=f.campaign_id, run_id=f.run_id, status=f.status,
-                      issued_at=f.issued_at, claimed_at=f.claimed_at, valid_until=f.valid_until,
-                      redeemed_at=f.redeemed_at, order_id=f.order_id)
+                      customer_id=f.customer_id, campaign_id=f.campaign_id, campaign_name=campaign_name,
+                      run_id=f.run_id, status=f.status, issued_at=f.issued_at, claimed_at=f.claimed_at,
+                      valid_until=f.valid_until, redeemed_at=f.redeemed_at, order_id=f.order_id)
 
 
 def status_matches(fact: CouponFact, status: str | None) -> bool:
@@ -94,21 +94,29 @@ class DashboardService:
                 return count
 
     def history(self, merchant_id: str, status: str | None, day_from: date | None, day_to: date | None,
-                limit: int, start_key: dict[str, Any] | None) -> tuple[list[HistoryRow], dict[str, Any] | None]:
-        """One page of issues in the local days, newest first (the status filter may leave a page short)."""
+                limit: int, start_key: dict[str, Any] | None, campaign_id: str | None = None,
+                names: dict[str, str | None] | None = None) -> tuple[list[HistoryRow], dict[str, Any] | None]:
+        """One page of issues in the local days, newest first, each with its campaign's name (the status and
+        campaign filters may leave a page short: follow the cursor). `names` caches campaign names across pages."""
         check_range(day_from, day_to)
         start, end = bounds(day_from, day_to, self._tz(merchant_id))
         facts, last = self._coupons.history(merchant_id, start or OPEN_START, end or OPEN_END, limit, start_key)
-        return [history_row(f) for f in facts if status_matches(f, status)], last
+        kept = [f for f in facts if status_matches(f, status) and (campaign_id is None or f.campaign_id == campaign_id)]
+        names = {} if names is None else names
+        for fact in kept:
+            if fact.campaign_id and fact.campaign_id not in names:
+                record = self._campaigns.get(merchant_id, fact.campaign_id)  # one read per campaign, not per row
+                names[fact.campaign_id] = str(record.data.get("name")) if record else None
+        return [history_row(f, names.get(f.campaign_id) if f.campaign_id else None) for f in kept], last
 
-    def history_all(self, merchant_id: str, status: str | None, day_from: date | None, day_to: date | None
-                    ) -> list[HistoryRow]:
+    def history_all(self, merchant_id: str, status: str | None, day_from: date | None, day_to: date | None,
+                    campaign_id: str | None = None) -> list[HistoryRow]:
         """Every matching issue (CSV export)."""
         rows: list[HistoryRow] = []
         key: dict[str, Any] | None = None
+        names: dict[str, str | None] = {}
         while True:
-            page, key = self.history(merchant_id, status, day_from, day_to, HISTORY_PAGE, key)
+            page, key = self.history(merchant_id, status, day_from, day_to, HISTORY_PAGE, key, campaign_id, names)
             rows += page
             if not key:
                 return rows
-

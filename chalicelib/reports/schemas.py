@@ -29,6 +29,8 @@ class DashboardQuery(Body):
 
 class HistoryQuery(ListQuery):
     status: Literal["active", "expired", "redeemed"] | None = None
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                    description="only the coupons this campaign issued")
     from_: Day | None = Field(default=None, alias="from", description="first local issue day, inclusive")
     to: Day | None = Field(default=None, description="last local issue day, inclusive")
     format: Format = "json"
@@ -195,6 +197,8 @@ class HistoryRow(BaseModel):
     coupon_name: str
     customer_id: str
     campaign_id: str | None
+    campaign_name: str | None = Field(default=None, description="the campaign's name now (null: issued by the API "
+                                                                "or the campaign was deleted)")
     run_id: str | None
     status: str
     issued_at: datetime

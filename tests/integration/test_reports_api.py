@@ -209,7 +209,7 @@ def test_history_filters_active_and_expired_and_exports_csv(api, merchant, runti
     csv_text = api.get("/v1/history?format=csv&status=expired", token=merchant.token).text
     lines = csv_text.removeprefix("\ufeff").split("\r\n")
     assert lines[0].startswith("instance_id,coupon_id,coupon_name,customer_id,campaign_id") and len(lines) == 3
-    assert lines[1].startswith(f"{old},{coupon},10 off,c1,cmpX,r1,expired,2026-11-20T12:00:00+08:00")
+    assert lines[1].startswith(f"{old},{coupon},10 off,c1,cmpX,,r1,expired,2026-11-20T12:00:00+08:00")
 
 
 @pytest.mark.parametrize(("path", "field"), [
