@@ -34,6 +34,7 @@ MODULES = (
     "chalicelib/audiences/builtin.py",
     "chalicelib/reports/attribution.py",
     "chalicelib/reports/stats.py",
+    "chalicelib/experiments/stats.py",
     "chalicelib/coupons/terms.py",
     "chalicelib/customers/metrics.py",
 )
