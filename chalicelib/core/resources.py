@@ -59,7 +59,8 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("keys", "API keys (SHA-256 hashes, roles, revocation)"),
     TableSpec("customers", "customer profiles and derived metrics, sharded by merchant; profiles by phone (gsi1) "
               "and nickname (gsi2)", (GSI1, GSI2)),
-    TableSpec("activity", "orders and behaviour events; its stream feeds activity_stream", (GSI1,), stream=True),
+    TableSpec("activity", "orders and behaviour events (a customer's orders by payment time: gsi1); its stream feeds "
+              "activity_stream", (GSI1,), stream=True),
     TableSpec("dispatch", "runs, delivery ledger, due index, customers' contact items (caps and reaches), quotas",
               (GSI1, GSI2)),
     TableSpec("wallet", "coupon instances, inbox messages and staff tasks", (GSI1, GSI2)),

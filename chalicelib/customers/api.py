@@ -8,7 +8,17 @@ from chalicelib import wiring
 from chalicelib.core.auth import READERS, WRITERS
 from chalicelib.core.errors import NotFound
 from chalicelib.core.http import Request, route
-from chalicelib.customers.schemas import BatchResult, CustomerBatchIn, CustomerOut, EventBatchIn, OrderBatchIn
+from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.core.schemas import ListQuery
+from chalicelib.customers.schemas import (
+    BatchResult,
+    CustomerBatchIn,
+    CustomerOut,
+    EventBatchIn,
+    OrderBatchIn,
+    OrderOut,
+    OrderPage,
+)
 
 bp = Blueprint(__name__)
 TAG = "customers"
@@ -39,3 +49,16 @@ def get_customer(req: Request, customer_id: str) -> CustomerOut:
     if out is None:
         raise NotFound(f"no customer {customer_id}", field="path.customer_id")
     return out
+
+
+@route(bp, "/v1/customers/{customer_id}/orders", "GET", summary="The customer's orders, newest payment first (as "
+       "last ingested: refunds and cancellations show their status), page by page; 404 for an unknown customer",
+       tag=TAG, roles=READERS,
+       query=ListQuery, response=OrderPage)
+def customer_orders(req: Request, customer_id: str) -> OrderPage:
+    q: ListQuery = req.query
+    merchant = req.principal.merchant_id
+    docs, last = wiring.activity_store().orders_of(merchant, customer_id, q.limit, decode_cursor(q.cursor, merchant))
+    if not docs and not q.cursor and wiring.customer_store().get_row(merchant, customer_id) is None:
+        raise NotFound(f"no customer {customer_id}", field="path.customer_id")
+    return OrderPage(items=[OrderOut.model_validate(d) for d in docs], next_cursor=encode_cursor(last))

@@ -213,3 +213,22 @@ class CustomerOut(BaseModel):
     customer_id: str
     profile: dict[str, Any] | None
     metrics: Metrics
+
+
+class OrderOut(BaseModel):
+    """An order as it was last ingested."""
+
+    order_id: str
+    customer_id: str
+    paid_at: datetime
+    amount_fen: int
+    discount_fen: int = 0
+    items: list[ItemLine] = []
+    order_type: str = "standard"
+    status: str
+    coupon_instance_id: str | None = None
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    next_cursor: str | None = None

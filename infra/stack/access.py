@@ -41,10 +41,10 @@ class Access:
 ACCESS: dict[str, Access] = {
     "api_key_authorizer": Access({"keys": (GET,)}),
     "api_handler": Access(
-        {"definitions": ALL, "keys": (GET, QUERY, PUT, UPDATE), "customers": ALL, "activity": (GET, PUT, BATCH_WRITE),
-         "dispatch": ALL, "wallet": ALL, "stats": READ},
-        {"customers": ("gsi1", "gsi2"), "dispatch": ("gsi1", "gsi2"), "wallet": ("gsi1", "gsi2"),
-         "stats": ("gsi1",)},
+        {"definitions": ALL, "keys": (GET, QUERY, PUT, UPDATE), "customers": ALL,
+         "activity": (GET, QUERY, PUT, BATCH_WRITE), "dispatch": ALL, "wallet": ALL, "stats": READ},
+        {"customers": ("gsi1", "gsi2"), "activity": ("gsi1",), "dispatch": ("gsi1", "gsi2"),
+         "wallet": ("gsi1", "gsi2"), "stats": ("gsi1",)},
         sends=("plan", "dispatch"), exports=True),
     "tick": Access({"definitions": (GET, QUERY, UPDATE, CHECK), "dispatch": ALL},
                    {"dispatch": ("gsi1", "gsi2")}, sends=("plan", "dispatch")),

@@ -71,6 +71,12 @@ def customer_wallet(api: Any, world: World) -> list[Probe]:
         Probe(f"/v1/customers/{CUSTOMERS[0]}/coupons?cursor={cursor}", 404)]
 
 
+def customer_orders(api: Any, world: World) -> list[Probe]:
+    cursor = quote(a_cursor(api, world, f"/v1/customers/{CUSTOMERS[0]}/orders"))
+    return [Probe(f"/v1/customers/{c}/orders", 404) for c in CUSTOMERS] + [
+        Probe(f"/v1/customers/{CUSTOMERS[0]}/orders?cursor={cursor}", 400)]
+
+
 def members(api: Any, world: World) -> list[Probe]:
     out = each("/v1/audiences/{audience_id}/members", "audience_id")(api, world)
     out += each("/v1/audiences/{audience_id}/members", "audience_id", query="?format=csv")(api, world)
@@ -175,6 +181,7 @@ SWEEP: dict[tuple[str, str], Case] = {
     ("POST", "/v1/events/batch"): batch("events"),
     ("GET", "/v1/customers/{customer_id}"): each("/v1/customers/{customer_id}", "customer_id"),
     ("GET", "/v1/customers/{customer_id}/coupons"): customer_wallet,
+    ("GET", "/v1/customers/{customer_id}/orders"): customer_orders,
     ("GET", "/v1/customers/{customer_id}/inbox"): each("/v1/customers/{customer_id}/inbox", "customer_id"),
     ("GET", "/v1/audience-fields"): paths(Probe("/v1/audience-fields", "own")),
     ("GET", "/v1/audiences"): audiences_list,

@@ -99,3 +99,42 @@ def test_campaign_list_searches_by_name_and_filters_by_schedule_kind_and_channel
                        ("name=", "query.name")):
         r = api.get(f"/v1/campaigns?{bad}", token=merchant.token)
         assert r.status == 400 and r.json["error"]["field"] == field, (bad, r.json)
+
+
+def test_customer_orders_are_listed_newest_first_page_by_page(api: Any, merchant: Any, runtime: Any,
+                                                               clock: Any) -> None:
+    start(clock, runtime)
+    assert api.post("/v1/customers/batch", {"items": [{"customer_id": "c1"}, {"customer_id": "c2"}]},
+                    token=merchant.token).status == 200
+    orders = [
+        {"order_id": "o1", "customer_id": "c1", "paid_at": "2026-11-20T10:00:00+08:00", "amount_fen": 1000},
+        # earlier in UTC than o1 although its local text sorts later: 2026-11-20T01:30:00Z
+        {"order_id": "o2", "customer_id": "c1", "paid_at": "2026-11-20T09:30:00+08:00", "amount_fen": 2000,
+         "items": [{"item_id": "jersey-milk", "quantity": 2, "price_fen": 1000}], "order_type": "delivery"},
+        {"order_id": "o3", "customer_id": "c1", "paid_at": "2026-11-22T08:00:00Z", "amount_fen": 3000},
+        {"order_id": "o4", "customer_id": "c2", "paid_at": "2026-11-21T08:00:00Z", "amount_fen": 4000},
+    ]
+    assert api.post("/v1/orders/batch", {"items": orders}, token=merchant.token).json["accepted"] == 4
+    page = api.get("/v1/customers/c1/orders", token=merchant.token).json
+    assert [o["order_id"] for o in page["items"]] == ["o3", "o1", "o2"] and page["next_cursor"] is None
+    second = page["items"][2]
+    assert (second["amount_fen"], second["order_type"], second["items"]) == (
+        2000, "delivery", [{"item_id": "jersey-milk", "quantity": 2, "price_fen": 1000}])
+    # a refund re-sends the order: it stays one row, with its new status
+    refund = {**orders[2], "status": "refunded"}
+    assert api.post("/v1/orders/batch", {"items": [refund]}, token=merchant.token).json["accepted"] == 1
+    seen, cursor = [], None
+    while True:
+        r = api.get("/v1/customers/c1/orders?limit=1" + (f"&cursor={cursor}" if cursor else ""), token=merchant.token)
+        assert r.status == 200, r
+        seen += [(o["order_id"], o["status"]) for o in r.json["items"]]
+        cursor = r.json["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [("o3", "refunded"), ("o1", "paid"), ("o2", "paid")]
+    assert [o["order_id"] for o in api.get("/v1/customers/c2/orders", token=merchant.token).json["items"]] == ["o4"]
+    other = api.get("/v1/customers/c1/orders?limit=1", token=merchant.token).json["next_cursor"]
+    assert api.get(f"/v1/customers/c2/orders?cursor={other}", token=merchant.token).status == 400
+    assert api.get("/v1/customers/nobody/orders", token=merchant.token).status == 404
+    assert api.post("/v1/customers/batch", {"items": [{"customer_id": "c3"}]}, token=merchant.token).status == 200
+    assert api.get("/v1/customers/c3/orders", token=merchant.token).json == {"items": [], "next_cursor": None}
