@@ -6,12 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.audiences.rules import parse_rule
+from chalicelib.campaigns.actions import MAX_COUPONS_PER_ISSUE, CampaignAction
 from chalicelib.campaigns.model import to_schedule
 from chalicelib.campaigns.schedule import OnceSchedule, RecurringSchedule, first_occurrence, local_to_utc, zone
 from chalicelib.campaigns.schedule_triggered import Schedule, TriggeredSchedule
 from chalicelib.campaigns.schemas import (
-    MAX_COUPONS_PER_ISSUE,
-    CampaignAction,
     CampaignGuardrails,
     CampaignIn,
     CustomersTarget,
@@ -73,17 +72,19 @@ def _check_action(action: CampaignAction, where: str) -> None:
         raise Invalid(f"required for the {action.channel} channel", field=f"{where}content_id")
 
 
-def _check_unique(values: list[str], where: str) -> None:
+def _check_unique(values: list[str], where: str, suffix: str = "") -> None:
     seen: set[str] = set()
     for i, value in enumerate(values):
         if value in seen:
-            raise Invalid("listed twice", field=f"{where}[{i}]")
+            raise Invalid("listed twice", field=f"{where}[{i}]{suffix}")
         seen.add(value)
 
 
 def check_body(body: CampaignIn, where: str = "body.") -> Schedule:
     """Cross-field rules the schema cannot say; returns the schedule as schedule.py dataclasses."""
-    _check_action(body.action, f"{where}action.")
+    for arm, arm_where in arm_bodies(body, where):
+        _check_action(arm.action, f"{arm_where}action.")
+    check_treatments(body, where)
     target = body.target
     if isinstance(target, RuleTarget):
         validate_inline_rule(target.rule, f"{where}target.rule")
@@ -92,6 +93,30 @@ def check_body(body: CampaignIn, where: str = "body.") -> Schedule:
     elif isinstance(target, StaffFriendsTarget):
         _check_unique(target.staff_ids, f"{where}target.staff_ids")
     return to_schedule(body.schedule, f"{where}schedule")
+
+
+def arm_bodies(body: CampaignIn, where: str) -> list[tuple[CampaignIn, str]]:
+    """The body, then per treatment the body with that treatment's action (checked at its path)."""
+    return [(body, where), *((body.model_copy(update={"action": t.action, "treatments": None}),
+                              f"{where}treatments[{i}].") for i, t in enumerate(body.treatments or ()))]
+
+
+def check_treatments(body: CampaignIn, where: str) -> None:
+    """Shares summing to 100, unique names, the action being the first treatment's, the experiment's options."""
+    if body.treatments is None:
+        if body.experiment is not None:
+            raise Invalid("an experiment needs treatments", field=f"{where}experiment")
+        return
+    total = sum(t.share_percent for t in body.treatments)
+    if total != 100:
+        raise Invalid(f"shares must sum to 100 (of the recipients not held out), got {total}",
+                      field=f"{where}treatments")
+    _check_unique([t.name for t in body.treatments], f"{where}treatments", ".name")
+    if body.action != body.treatments[0].action:
+        raise Invalid("with treatments, leave action out (it is the first treatment's action)", field=f"{where}action")
+    if body.experiment is not None and body.experiment.switch_to_winner and body.schedule.kind != "recurring":
+        raise Invalid("only a recurring plan can switch to the winner for its later runs",
+                      field=f"{where}experiment.switch_to_winner")
 
 
 def check_guardrails(overrides: CampaignGuardrails, limits: Guardrails, where: str) -> None:

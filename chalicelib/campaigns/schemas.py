@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -20,21 +21,28 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.audiences.rule_schema import RuleJson
+from chalicelib.campaigns.actions import (
+    MAX_TREATMENTS,
+    MIN_TREATMENTS,
+    CampaignAction,
+    Channel,
+    ExperimentIn,
+    Id,
+    Treatment,
+    action_optional,
+    first_action,
+)
 from chalicelib.campaigns.lifecycle import State
 from chalicelib.campaigns.schedule_triggered import MAX_DELAY_DAYS, MAX_LOOKBACK_DAYS
 from chalicelib.core.clock import to_iso
-from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body, ListQuery, check_day, check_instant
 
 MAX_CUSTOMERS = 10_000
 MAX_STAFF = 200
 MAX_ITEMS = 500
-MAX_COUPONS_PER_ISSUE = 100
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
-Channel = Literal["wallet", "inbox", "sms", "email", "webhook", "staff_task"]
 TriggerEventName = Literal["purchase", "purchase_items", "service_completed", "card_used", "order_cancelled",
                            "order_timed_out", "fan_level_up", "registration", "birthday"]
 
@@ -108,19 +116,6 @@ class CustomersTarget(Body):
 
 CampaignTarget = Annotated[AudienceTarget | RuleTarget | StaffFriendsTarget | CustomersTarget,
                            Field(discriminator="kind"), WrapValidator(_untag)]
-
-
-class CouponLine(Body):
-    coupon_id: Id
-    quantity: int = Field(default=1, ge=1, le=MAX_COUPONS_PER_ISSUE)
-
-
-class CampaignAction(Body):
-    channel: Channel
-    coupons: list[CouponLine] = Field(default_factory=list, max_length=MAX_COUPONS_PER_ISSUE,
-                                      description="at most 90 coupons per recipient with one template, 2 fewer per "
-                                      "further template; wallet needs one")
-    content_id: Id | None = Field(default=None, description="required for inbox, sms, email and staff_task")
 
 
 class OnceIn(Body):
@@ -208,11 +203,25 @@ class CampaignIn(Body):
     guardrails: CampaignGuardrails = Field(default_factory=CampaignGuardrails)
     attribution_window_days: int = Field(default=7, ge=1, le=90)
     holdout_percent: int = Field(default=0, ge=0, le=50)
+    treatments: list[Treatment] | None = Field(
+        default=None, min_length=MIN_TREATMENTS, max_length=MAX_TREATMENTS,
+        description="an A/B test (SPEC §6): 2-5 treatments, each its own action sent to its share of the recipients "
+                    "not held out (assigned by campaign and customer, independently of the holdout); `action` may "
+                    "then be left out and is the first treatment's")
+    experiment: ExperimentIn | None = Field(default=None, description="with treatments: the verdict's metric and "
+                                            "whether a recurring plan switches to the winner")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=action_optional)
 
     @model_validator(mode="wrap")
     @classmethod
     def _paths(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         return _bracketed(value, handler)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_action(cls, value: Any) -> Any:
+        return first_action(value)
 
     @field_validator("name")
     @classmethod
@@ -238,6 +247,8 @@ class CampaignPatch(Body):
     guardrails: CampaignGuardrails | None = None
     attribution_window_days: int | None = None
     holdout_percent: int | None = None
+    treatments: list[Treatment] | None = None
+    experiment: ExperimentIn | None = None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -248,7 +259,10 @@ class CampaignPatch(Body):
 def merge_patch(stored: dict[str, Any], patch: CampaignPatch) -> CampaignIn:
     """The stored definition with the patch's given fields replaced; ValidationError if the result is not valid."""
     merged = {k: stored[k] for k in BODY_FIELDS if k in stored}
-    merged.update(patch.model_dump(mode="json", exclude_unset=True))
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    if changes.get("treatments") and "action" not in changes:
+        merged.pop("action", None)  # the first treatment's action again, not the one stored from the old arms
+    merged.update(changes)
     return CampaignIn.model_validate(merged)
 
 
@@ -275,6 +289,8 @@ class CampaignOut(BaseModel):
     guardrails: CampaignGuardrails
     attribution_window_days: int
     holdout_percent: int
+    treatments: list[Treatment] | None = None
+    experiment: ExperimentIn | None = None
     created_at: str
     updated_at: str
     activated_at: str | None = None

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from chalicelib.audiences.builtin import BUILTIN_IDS
 from chalicelib.campaigns.checks import (
+    arm_bodies,
     check_body,
     check_guardrails,
     check_needs,
@@ -106,8 +107,9 @@ class CampaignService:
         from the settings); returns (schedule, time zone)."""
         schedule = check_body(body, where)
         settings = self._settings_of(merchant_id)
-        self._check_references(merchant_id, body, where)
-        self._check_needs(merchant_id, body, where, sending)
+        for arm, arm_where in arm_bodies(body, where):  # each treatment's coupons, content and channel too
+            self._check_references(merchant_id, arm, arm_where)
+            self._check_needs(merchant_id, arm, arm_where, sending)
         check_guardrails(body.guardrails, settings.guardrails, where)
         check_timing(schedule, settings.timezone, now, where)
         return schedule, settings.timezone

@@ -119,7 +119,7 @@ class DeliverService:
 
     def _deliver(self, chunk: Chunk, owner: str, now: datetime) -> str:
         run = self._run(chunk.merchant_id, chunk.run_id)
-        campaign = view(run.campaign_id, "running", run.snapshot)
+        campaign = view(run.campaign_id, "running", run.snapshot, chunk.arm)  # the chunk's treatment, if any
         channel = None if campaign.channel == WALLET else self._channel_for(campaign.channel)
         ctx = PolicyContext(chunk.merchant_id, run.run_id, campaign, self._tz(chunk.merchant_id), now, run.occurrence,
                             run.kind)

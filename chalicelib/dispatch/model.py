@@ -154,6 +154,7 @@ class Chunk:
     receives: int = 0
     last_error: str | None = None
     campaign_id: str = ""
+    arm: str | None = None  # the A/B treatment of every recipient (chunks are planned one treatment each)
 
     def open_recipients(self) -> list[Recipient]:
         """Recipients without a final ledger entry (handing and deferred ones included)."""

@@ -28,7 +28,7 @@ from chalicelib.dispatch.model import (
 )
 from chalicelib.dispatch.ports import Committer, CouponPort, DueRepo, QueuePort, RunRepo
 from chalicelib.dispatch.screening import GuardrailPolicy, chunk_recipients
-from chalicelib.dispatch.snapshot import CampaignView, view
+from chalicelib.dispatch.snapshot import CampaignView, arm_of, treatments, view
 from chalicelib.dispatch.targets import TargetResolver, birthday_test, cursor_of, parse_cursor, recipient_of_member
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,25 @@ def split(recipients: list[Recipient], base: int, size: int, batch: int | None,
     return out
 
 
+def arm_views(run: Run) -> list[CampaignView]:
+    """The campaign as each of its treatments' recipients get it (just the campaign without treatments)."""
+    names = [t["name"] for t in treatments(run.snapshot)] or [None]
+    return [view(run.campaign_id, "running", run.snapshot, name) for name in names]
+
+
+def split_by_arm(recipients: list[Recipient], run: Run, base: int, size: int, batch: int | None,
+                 unplaced: frozenset[str] = frozenset()) -> list[tuple[list[Recipient], int, str | None]]:
+    """split() per treatment, so every chunk holds one treatment's recipients; positions run on across them."""
+    groups: dict[str | None, list[Recipient]] = {}
+    for r in recipients:
+        groups.setdefault(arm_of(run.snapshot, run.campaign_id, r.customer_id), []).append(r)
+    out: list[tuple[list[Recipient], int, str | None]] = []
+    for arm, group in groups.items():
+        out += [(members, slice_no, arm) for members, slice_no in split(group, base, size, batch, unplaced)]
+        base += sum(1 for r in group if not r.held_out and r.customer_id not in unplaced)
+    return out
+
+
 @dataclass
 class _Batch:
     """Recipients read since the last flush; `unknown` ones have nothing stored (settled at plan time)."""
@@ -125,8 +144,9 @@ class PlanService:
             if seg.get("done") == "done":
                 return {"skipped": "segment done"}
         campaign = view(run.campaign_id, "running", run.snapshot)
-        size = chunk_size(self._coupons.items_per_recipient(merchant_id, campaign), self._coupons.fixed_items(campaign),
-                          self._policy.items_per_recipient, self._policy.fixed_items(campaign))
+        size = min(chunk_size(self._coupons.items_per_recipient(merchant_id, arm), self._coupons.fixed_items(arm),
+                              self._policy.items_per_recipient, self._policy.fixed_items(arm))
+                   for arm in arm_views(run))  # a chunk of any treatment fits its transactions
         try:
             return self._plan(run, campaign, segment, state, size, now, time_left_ms)
         except Superseded:
@@ -193,16 +213,16 @@ class PlanService:
             if current is None:
                 return 0
             placed = self._place(current, batch.recipients, cap, unplaced)
-            parts = split(placed, current.planned, size, campaign.batch_size, unplaced)
+            parts = split_by_arm(placed, run, current.planned, size, campaign.batch_size, unplaced)
             count = state.count or 0
             ops: list[Any] = []
             send_now: list[str] = []
-            for i, (members, slice_no) in enumerate(parts):
+            for i, (members, slice_no, arm) in enumerate(parts):
                 # Customers nothing is stored about are settled now: suppressed with their reason, never sent.
                 settled = {r.customer_id: Entry(Outcome.SUPPRESSED, UNKNOWN_CUSTOMER, at=stamp)
                            for r in members if r.customer_id in unplaced}
                 chunk = Chunk(run.merchant_id, run.run_id, chunk_id_for(segment, count + i), members, settled,
-                              campaign_id=run.campaign_id)
+                              campaign_id=run.campaign_id, arm=arm)
                 ops.append(self._runs.put_chunk_op(chunk, now))
                 due_at = run.occurrence + timedelta(minutes=slice_no * campaign.interval_minutes)
                 if campaign.batch_size and due_at > now:

@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.campaigns.model import to_schedule
 from chalicelib.campaigns.schedule_triggered import Schedule, TriggeredSchedule
 from chalicelib.core.clock import parse_iso
+from chalicelib.experiments.assign import arm_index
 
 SENDABLE = frozenset({"running", "scheduled", "active"})
 PAUSED = "paused"
@@ -63,8 +64,38 @@ def _coupons(action: dict[str, Any]) -> tuple[CouponGrant, ...]:
     return tuple(grants)
 
 
-def view(campaign_id: str, status: str | None, data: dict[str, Any]) -> CampaignView:
-    """Read a stored campaign body (the campaigns package's create body plus lifecycle timestamps)."""
+def treatments(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The campaign's A/B treatments (name, share_percent, action); empty for a campaign with one action."""
+    return [t for t in data.get("treatments") or () if isinstance(t, dict) and t.get("name")]
+
+
+def winner(data: dict[str, Any]) -> str | None:
+    """The treatment a recurring plan switched to (campaign data `winner`, set by the switch), if any."""
+    name = (data.get("winner") or {}).get("treatment")
+    return name if isinstance(name, str) and name in {t["name"] for t in treatments(data)} else None
+
+
+def arm_of(data: dict[str, Any], campaign_id: str, customer_id: str) -> str | None:
+    """The treatment this customer gets: the winner once switched, else by hash (None without treatments)."""
+    arms = treatments(data)
+    if not arms:
+        return None
+    switched = winner(data)
+    if switched is not None:
+        return switched
+    return str(arms[arm_index(campaign_id, customer_id, [int(t.get("share_percent") or 0) for t in arms])]["name"])
+
+
+def with_arm(data: dict[str, Any], arm: str | None) -> dict[str, Any]:
+    """The body as the arm's recipients get it: its action in place of the campaign's (the first arm's)."""
+    chosen = next((t for t in treatments(data) if t["name"] == arm), None) if arm is not None else None
+    return data if chosen is None else {**data, "action": chosen.get("action") or {}}
+
+
+def view(campaign_id: str, status: str | None, data: dict[str, Any], arm: str | None = None) -> CampaignView:
+    """Read a stored campaign body (the campaigns package's create body plus lifecycle timestamps); `arm`: as
+    that treatment's recipients get it (its channel, coupons and content)."""
+    data = with_arm(data, arm)
     action = dict(data.get("action") or {})
     sending = dict(data.get("sending") or {})
     batched = sending.get("mode") == "batched"

@@ -51,6 +51,7 @@ class DispatchItem(Model):
     kind = UnicodeAttribute(null=True)
     status = UnicodeAttribute(null=True)
     campaign_id = UnicodeAttribute(null=True)
+    arm = UnicodeAttribute(null=True)  # chunks: the A/B treatment every recipient of the chunk gets
     payload = JSONAttribute(null=True)
     recipients = JSONAttribute(null=True)
     ledger = JSONAttribute(null=True)
@@ -120,7 +121,7 @@ def _run(item: DispatchItem) -> Run:
 
 def chunk_item(chunk: Chunk, now: datetime) -> DispatchItem:
     return DispatchItem(run_pk(chunk.merchant_id, chunk.run_id), chunk_sk(chunk.chunk_id), kind="chunk",
-                        status=chunk.state.value, campaign_id=chunk.campaign_id,
+                        status=chunk.state.value, campaign_id=chunk.campaign_id, arm=chunk.arm,
                         recipients=[r.to_doc() for r in chunk.recipients],
                         ledger={c: e.to_doc() for c, e in chunk.ledger.items()}, attempts=0, receives=0,
                         updated_at=to_iso(now))
@@ -132,7 +133,7 @@ def _chunk(item: DispatchItem) -> Chunk:
                  [Recipient.from_doc(d) for d in item.recipients or ()],
                  {c: Entry.from_doc(d) for c, d in (item.ledger or {}).items()}, ChunkState(item.status or "ready"),
                  item.owner, int(item.attempts or 0), int(item.receives or 0), item.last_error,
-                 item.campaign_id or "")
+                 item.campaign_id or "", arm=item.arm)
 
 
 class RunStore:

@@ -21,7 +21,7 @@ from chalicelib.dispatch.model import (
     touch_run_id,
 )
 from chalicelib.dispatch.ports import Op
-from chalicelib.dispatch.snapshot import PAUSED, SENDABLE
+from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, arm_of
 
 TOUCHES_PER_CHUNK = 90  # claims + run + chunk + completion check stay within one TransactWriteItems
 # A day's touches can still be claimed a little after the day ends (the tick catching up): the run is checked
@@ -66,16 +66,20 @@ class TouchBatcher(TickPart):
             run = Run(merchant_id, touch_run_id(merchant_id, campaign_id, day), campaign_id,
                       min(i.due_at for i in items), record.data, RunStatus.SENDING, segments_total=0,
                       kind="touches", started_at=to_iso(now), extra={"local_day": day})
-            for start in range(0, len(items), TOUCHES_PER_CHUNK):
-                sent += self._chunk(run, items[start:start + TOUCHES_PER_CHUNK], now)
+            arms: dict[str | None, list[DueItem]] = defaultdict(list)  # one treatment per chunk
+            for item in items:
+                arms[arm_of(record.data, campaign_id, item.payload["customer_id"])].append(item)
+            for arm, group in arms.items():
+                for start in range(0, len(group), TOUCHES_PER_CHUNK):
+                    sent += self._chunk(run, group[start:start + TOUCHES_PER_CHUNK], now, arm)
         return sent
 
-    def _chunk(self, run: Run, items: list[DueItem], now: datetime) -> int:
+    def _chunk(self, run: Run, items: list[DueItem], now: datetime, arm: str | None = None) -> int:
         """One transaction: the claims, the day's run (created or counted up), the chunk and the run's check."""
         def chunk_of(group: list[DueItem]) -> Chunk:  # its id derives from its touches: a retry without the lost
             customers = list(dict.fromkeys(i.payload["customer_id"] for i in group))  # ones is another chunk
             return Chunk(run.merchant_id, run.run_id, touch_chunk_id([i.sk for i in group]),
-                         [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id)
+                         [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id, arm=arm)
 
         def ops(group: list[DueItem]) -> list[Op]:
             chunk = chunk_of(group)
