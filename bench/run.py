@@ -6,7 +6,7 @@ import importlib
 import sys
 import traceback
 
-MODULES = ("bench.dispatch", "bench.attribution", "bench.audiences", "bench.coldstart")
+MODULES = ("bench.dispatch", "bench.attribution", "bench.audiences", "bench.coldstart", "bench.experiment")
 
 
 def main() -> int:

@@ -147,6 +147,7 @@ class Delivery:
     reason: str | None = None
     coupon_instance_ids: tuple[str, ...] = ()
     at: datetime | None = None
+    arm: str | None = None  # the A/B treatment of the chunk that holds it (None: no treatments)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chalicelib.core.schemas import Body, Day, ListQuery
+from chalicelib.reports.experiment_schemas import ExperimentOut
 
 RecipientStatus = Literal["reached", "held_out", "suppressed", "failed", "not_sent", "converted"]
 Format = Literal["json", "csv"]
@@ -132,6 +133,8 @@ class ReportOut(BaseModel):
     rates: Rates
     lift: LiftOut
     series: list[DayPoint]
+    experiment: ExperimentOut | None = Field(default=None, description="A/B treatments: per treatment and for the "
+                                             "holdout, the funnel, money, coupons, lifts and the verdict")
 
 
 class CouponState(BaseModel):

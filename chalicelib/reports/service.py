@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from chalicelib.core.ports import Repo
 from chalicelib.core.records import Record
 from chalicelib.reports import stats as lift_stats
 from chalicelib.reports.attribution import local_day
+from chalicelib.reports.experiment import experiment
 from chalicelib.reports.model import STATUS_RANK, Arm, Attribution, Counts, CouponFact, Delivery, DeliveryStatus
 from chalicelib.reports.ports import CouponSource, DeliverySource, StatsPort
 from chalicelib.reports.schemas import (
@@ -59,10 +61,10 @@ def fold(deliveries: Iterable[Delivery]) -> dict[str, Delivery]:
         if cur is None or (STATUS_RANK[d.status], d.at or datetime.min.replace(tzinfo=UTC)) > (
                 STATUS_RANK[cur.status], cur.at or datetime.min.replace(tzinfo=UTC)):
             coupons = tuple(dict.fromkeys((*(cur.coupon_instance_ids if cur else ()), *d.coupon_instance_ids)))
-            best[d.customer_id] = Delivery(d.run_id, d.customer_id, d.status, d.reason, coupons, d.at)
+            best[d.customer_id] = replace(d, coupon_instance_ids=coupons)
         elif d.coupon_instance_ids:
             coupons = tuple(dict.fromkeys((*cur.coupon_instance_ids, *d.coupon_instance_ids)))
-            best[d.customer_id] = Delivery(cur.run_id, cur.customer_id, cur.status, cur.reason, coupons, cur.at)
+            best[d.customer_id] = replace(cur, coupon_instance_ids=coupons)
     return best
 
 
@@ -118,7 +120,8 @@ class ReportService:
         daily = self._stats.daily(merchant_id, campaign_id, _iso(day_from), _iso(day_to))
         total = sum(daily.values(), Counts())
         ids = {i for d in deliveries for i in d.coupon_instance_ids}
-        coupons = coupon_figures(self._coupons.instances(merchant_id, ids).values())
+        facts = self._coupons.instances(merchant_id, ids)
+        coupons = coupon_figures(facts.values())
         churned = total.unsubscribes + total.unfollows
         lift = lift_stats.lift(len(reached), len(paid & reached), len(held), len(control_paid & held))
         return ReportOut(
@@ -142,7 +145,8 @@ class ReportService:
                         control_conversion_rate=lift_stats.rate(len(control_paid & held), len(held))),
             lift=LiftOut(**vars(lift), min_per_arm=lift_stats.MIN_ARM,
                          min_conversions_per_arm=lift_stats.MIN_CONVERSIONS),
-            series=self._series(deliveries, daily, day_from, day_to, tz))
+            series=self._series(deliveries, daily, day_from, day_to, tz),
+            experiment=experiment(record.data, deliveries, folded, attrs, facts))
 
     def _series(self, deliveries: list[Delivery], daily: dict[str, Counts], day_from: date | None,
                 day_to: date | None, tz: str) -> list[DayPoint]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -75,7 +76,8 @@ class DispatchDeliveries:
                     state = _text(chunk.state)
                     for recipient in chunk.recipients:
                         cid = recipient.customer_id
-                        out.append(delivery_of(run.run_id, cid, chunk.ledger.get(cid), state, started))
+                        out.append(replace(delivery_of(run.run_id, cid, chunk.ledger.get(cid), state, started),
+                                           arm=getattr(chunk, "arm", None)))
             if key is None:
                 return out
 
