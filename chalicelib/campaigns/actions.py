@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body
@@ -53,6 +53,21 @@ class ExperimentIn(Body):
     switch_to_winner: bool = Field(default=False, description="recurring plans: once a verdict holds, every "
                                    "later run sends the winning treatment to every recipient not held out "
                                    "(recorded as a campaign event)")
+
+
+class SwitchEvent(BaseModel):
+    """The campaign event of a recurring plan switching to its experiment's winner (from the run started `at`)."""
+
+    type: Literal["switched_to_winner"] = "switched_to_winner"
+    treatment: str
+    at: str
+    metric: str
+    reason: str
+    runner_up: str | None = None
+    difference: float | None = Field(default=None, description="the winner's lead over the runner-up")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    recipients: dict[str, int] = Field(default_factory=dict, description="reached recipients per treatment then")
 
 
 def first_action(value: Any) -> Any:

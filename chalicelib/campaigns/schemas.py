@@ -28,6 +28,7 @@ from chalicelib.campaigns.actions import (
     Channel,
     ExperimentIn,
     Id,
+    SwitchEvent,
     Treatment,
     action_optional,
     first_action,
@@ -291,6 +292,7 @@ class CampaignOut(BaseModel):
     holdout_percent: int
     treatments: list[Treatment] | None = None
     experiment: ExperimentIn | None = None
+    winner: SwitchEvent | None = Field(default=None, description="set when a recurring plan switched to the winner")
     created_at: str
     updated_at: str
     activated_at: str | None = None

@@ -17,12 +17,13 @@ from chalicelib.campaigns.schedule import (
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEvent
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.errors import Conflict
+from chalicelib.core.records import Record
 from chalicelib.core.tx import TxCancelled
 from chalicelib.dispatch.claims import TickPart
 from chalicelib.dispatch.messages import plan_messages
 from chalicelib.dispatch.model import DueItem, DueKind, Run, run_id_for, segments_for
-from chalicelib.dispatch.ports import Op
-from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, CampaignView, view
+from chalicelib.dispatch.ports import Op, WinnerPort
+from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, CampaignView, should_switch, view
 
 log = logging.getLogger(__name__)
 BIRTHDAY_DEFAULT_TIME = time(9, 0)
@@ -71,6 +72,8 @@ def next_due(merchant_id: str, campaign: CampaignView, tz: str, after: datetime,
 class OccurrenceStarter(TickPart):
     """Starts a campaign occurrence: its run, the next occurrence's due item, the plan messages."""
 
+    winners: WinnerPort | None = None  # set by the wiring: recurring plans that switch to their experiment's winner
+
     def start(self, item: DueItem, now: datetime) -> int:
         """TransactWrite [claim, run (new), next occurrence (new)], then the plan messages, then done."""
         merchant_id, campaign_id = item.merchant_id, item.payload["campaign_id"]
@@ -85,6 +88,8 @@ class OccurrenceStarter(TickPart):
         if record.status == PAUSED:
             return self._paused(item, campaign, nxt, now)
         segments = segments_for(campaign.target)
+        if item.status == "pending" and should_switch(record.data):
+            record = self._switch(record, campaign, now)
         run = Run(merchant_id, run_id_for(merchant_id, campaign_id, occurrence), campaign_id, occurrence, record.data,
                   last=nxt is None and kind != "birthday", kind=kind, started_at=to_iso(now), segments_total=segments)
         ops: dict[str, Op] = {"claim": self._due.claim_op(item, now)}
@@ -111,6 +116,24 @@ class OccurrenceStarter(TickPart):
         self._queues.send_plans(plan_messages(merchant_id, run.run_id, segments))
         self._due.mark_done([item], now)
         return 1
+
+    def _switch(self, record: Record, campaign: CampaignView, now: datetime) -> Record:
+        """A decided verdict becomes the campaign's `winner` (its event, shown in the report) before this run's
+        snapshot is taken, so this run and every later one send the winner to everyone not held out."""
+        if self.winners is None:
+            return record
+        found = self.winners.winner(record.merchant_id, record.id)
+        if found is None:
+            return record
+        event = {**found, "at": to_iso(now), "type": "switched_to_winner"}
+        events = [*(record.data.get("events") or []), event]
+        try:
+            return self._campaigns.set_status(record.merchant_id, record.id, record.status or "", now,
+                                              expected_status=(record.status or "",),
+                                              data_updates={"winner": event, "events": events})
+        except Conflict:  # the campaign changed meanwhile (paused, cancelled): the next occurrence looks again
+            log.info("campaign %s not switched to its winner: changed concurrently", campaign.campaign_id)
+            return record
 
     def _paused(self, item: DueItem, campaign: CampaignView, nxt: DueItem | None, now: datetime) -> int:
         """A paused once campaign's send waits for resume; a recurring one skips occurrences during the pause."""

@@ -138,3 +138,10 @@ class ReachSink(Protocol):
 
     def reach_update(self, merchant_id: str, reach: Reach, now: datetime) -> tuple[str, str, str, list[Any]]:
         """(table, pk, sk, update actions) recording `reach` inside another update of that item, if one is sent."""
+
+
+class WinnerPort(Protocol):
+    """The decided winner of a campaign's A/B treatments, from its report (adapter: reports.switch.WinnerCheck):
+    {"treatment", "metric", "reason", ...}, or None while the verdict is not decided."""
+
+    def winner(self, merchant_id: str, campaign_id: str) -> dict[str, Any] | None: ...

@@ -75,6 +75,12 @@ def winner(data: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) and name in {t["name"] for t in treatments(data)} else None
 
 
+def should_switch(data: dict[str, Any]) -> bool:
+    """A recurring plan with treatments set to switch to its winner, not switched yet."""
+    return bool(treatments(data)) and bool((data.get("experiment") or {}).get("switch_to_winner")) \
+        and (data.get("schedule") or {}).get("kind") == "recurring" and winner(data) is None
+
+
 def arm_of(data: dict[str, Any], campaign_id: str, customer_id: str) -> str | None:
     """The treatment this customer gets: the winner once switched, else by hash (None without treatments)."""
     arms = treatments(data)

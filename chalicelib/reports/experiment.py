@@ -8,10 +8,11 @@ One pass over what the report already holds: the cost grows with recipients, not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.core.clock import parse_iso
 from chalicelib.dispatch.snapshot import treatments
 from chalicelib.experiments import stats
 from chalicelib.reports.experiment_schemas import (
@@ -141,14 +142,25 @@ def metric_of(data: Mapping[str, Any]) -> str:
     return metric if metric in stats.METRICS else "conversion"
 
 
-def experiment(data: dict[str, Any], deliveries: list[Delivery], folded: Mapping[str, Delivery],
-               attrs: Iterable[Attribution], facts: Mapping[str, CouponFact]) -> ExperimentOut | None:
-    """The report's experiment section; None for a campaign without treatments."""
+def experiment(data: dict[str, Any], deliveries: list[Delivery], attrs: Iterable[Attribution],
+               facts: Mapping[str, CouponFact], fold: Callable[[Iterable[Delivery]], dict[str, Delivery]]
+               ) -> ExperimentOut | None:
+    """The report's experiment section; None for a campaign without treatments.
+
+    After a switch to the winner the experiment is what it was when it was decided: the runs from the switch on
+    (everyone sent the winner) and the orders attributed to them are left out, so the arms stay comparable.
+    """
     arms = treatments(data)
     if len(arms) < 2:
         return None
+    switch = data.get("winner") or None
+    if switch:
+        cutoff = parse_iso(str(switch["at"]))
+        later = {d.run_id for d in deliveries if d.at is not None and d.at >= cutoff}
+        deliveries = [d for d in deliveries if d.run_id not in later]
+        attrs = [a for a in attrs if a.run_id not in later]
     names = [str(t["name"]) for t in arms]
-    tallies = tally(names, deliveries, folded, attrs, facts)
+    tallies = tally(names, deliveries, fold(deliveries), attrs, facts)
     samples = {name: t.sample() for name, t in tallies.items()}
     holdout, first = samples[None], samples[names[0]]
     rows = [arm_row(name, int(t.get("share_percent") or 0), tallies[name], samples[name], holdout,
@@ -156,7 +168,6 @@ def experiment(data: dict[str, Any], deliveries: list[Delivery], folded: Mapping
     rows.append(arm_row(HOLDOUT, None, tallies[None], holdout, None, None))
     metric = metric_of(data)
     judged = [stats.Arm(n, samples[n].conversion, samples[n].revenue, samples[n].net) for n in names]
-    switch = data.get("winner") or None
     return ExperimentOut(metric=metric, switch_to_winner=bool((data.get("experiment") or {}).get("switch_to_winner")),
                          arms=rows, verdict=verdict_out(stats.verdict(judged, metric)),
                          switched=SwitchOut.model_validate(switch) if switch else None)

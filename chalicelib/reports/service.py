@@ -146,7 +146,7 @@ class ReportService:
             lift=LiftOut(**vars(lift), min_per_arm=lift_stats.MIN_ARM,
                          min_conversions_per_arm=lift_stats.MIN_CONVERSIONS),
             series=self._series(deliveries, daily, day_from, day_to, tz),
-            experiment=experiment(record.data, deliveries, folded, attrs, facts))
+            experiment=experiment(record.data, deliveries, attrs, facts, fold))
 
     def _series(self, deliveries: list[Delivery], daily: dict[str, Counts], day_from: date | None,
                 day_to: date | None, tz: str) -> list[DayPoint]:

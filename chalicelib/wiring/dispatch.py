@@ -21,6 +21,7 @@ from chalicelib.dispatch.store import RunStore
 from chalicelib.dispatch.targets import TargetResolver
 from chalicelib.dispatch.tick import TickService
 from chalicelib.dispatch.triggers import TriggerHook
+from chalicelib.reports.switch import WinnerCheck
 from chalicelib.wiring import guardrails, reports, services
 from chalicelib.wiring.shared import (
     cached_coupon,
@@ -83,7 +84,8 @@ def env() -> MerchantEnv:
 
 @part
 def tick_service() -> TickService:
-    return TickService(due_store(), run_store(), commit, queues(), repo("CAMPAIGN"), cached_timezone_of)
+    return TickService(due_store(), run_store(), commit, queues(), repo("CAMPAIGN"), cached_timezone_of,
+                       WinnerCheck(reports.report_service))
 
 
 @part

@@ -44,10 +44,16 @@ def test_an_order_is_credited_to_the_treatment_of_the_run_whose_coupon_it_redeem
     assert (got[None].recipients, got[None].gmv) == ({"c3"}, 3_000)
     assert sorted(f.instance_id for f in got["A"].coupons) == ["i1"]
     assert sorted(f.instance_id for f in got["B"].coupons) == ["i2", "i3"]
-    out = experiment(body("B"), deliveries, folded, attrs, facts)
-    assert out is not None and out.switched is not None and out.switched.treatment == "B"
+    out = experiment(body(), deliveries, attrs, facts, fold)
+    assert out is not None and out.switched is None
     assert [r.name for r in out.arms] == ["A", "B", "holdout"] and out.metric == "revenue_per_recipient"
+    assert [r.recipients for r in out.arms] == [0, 2, 1]  # c1's best delivery is run 2's (B)
     assert out.verdict.status == "not_yet_decided"
+    # switched on 30 Nov: run 2 (everyone the winner) is no part of the experiment any more
+    frozen = experiment(body("B"), deliveries, attrs, facts, fold)
+    assert frozen is not None and frozen.switched is not None and frozen.switched.treatment == "B"
+    assert [r.recipients for r in frozen.arms] == [1, 1, 1]
+    assert [r.coupons.issued for r in frozen.arms] == [1, 1, 0]
 
 
 def test_a_treatment_named_holdout_does_not_merge_with_the_holdout_row() -> None:
@@ -57,4 +63,4 @@ def test_a_treatment_named_holdout_does_not_merge_with_the_holdout_row() -> None
 
 
 def test_a_campaign_without_treatments_has_no_experiment_section() -> None:
-    assert experiment({"action": {"channel": "wallet"}}, [], {}, [], {}) is None
+    assert experiment({"action": {"channel": "wallet"}}, [], [], {}, fold) is None
