@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from cfnlint.helpers import load_resource
 
 from chalicelib.core.resources import QUEUES
 from infra.bytecode import precompile
+from infra.layer import check_layer, slim
 from infra.stack.functions import FUNCTIONS, RUNTIME, function_id, role_id
 from infra.stack.template import merge_template
 
@@ -105,25 +105,6 @@ def verify(template: dict[str, Any]) -> list[str]:
                     service, _, verb = action.lower().partition(":")
                     if verb not in iam.get(service, {}).get("Actions", {}):
                         problems.append(f"{name}: IAM has no action {action}")
-    return problems
-
-
-# Development tools that must never reach Lambda (chalice's CLI and its dependencies, the build tools).
-NOT_RUNTIME = ("chalice", "pip", "setuptools", "wheel", "click", "yaml", "inquirer", "blessed", "jinxed", "readchar")
-
-
-def check_layer(layer: Path) -> list[str]:
-    """Every compiled module in the dependency layer must be built for RUNTIME, under its path; no dev tool in it."""
-    tag = "cpython-" + RUNTIME.removeprefix("python").replace(".", "")
-    with zipfile.ZipFile(layer) as archive:
-        names = archive.namelist()
-    problems = [f"{layer.name}: {n} is not for {RUNTIME}" for n in names
-                if ".cpython-" in n and n.endswith(".so") and tag not in n]
-    site = f"python/lib/{RUNTIME}/site-packages/"
-    tops = {n.removeprefix(site).split("/")[0] for n in names if n.startswith(site)}
-    problems += [f"{layer.name}: ships {t}, a development tool" for t in sorted(tops) if t in NOT_RUNTIME]
-    if not any(n.startswith(f"python/lib/{RUNTIME}/site-packages/pydantic_core/") for n in names):
-        problems.append(f"{layer.name}: no pydantic_core under python/lib/{RUNTIME}/site-packages")
     return problems
 
 
@@ -208,7 +189,10 @@ def chalice_package() -> list[str]:
     env.pop("AWS_PROFILE", None)
     code, out = run([sys.executable, "-c", _CHALICE, RUNTIME, "--project-dir", str(ROOT), "package",
                      "--stage", STAGE, "--merge-template", str(merge), str(BUILD)], env)
-    problems = check_layer(BUILD / "layer-deployment.zip") if code == 0 else ["chalice package failed"]
+    layer = BUILD / "layer-deployment.zip"
+    if code == 0:
+        print(f"layer: dropped {slim(layer) / 1e6:.1f} MB of botocore models no function calls")
+    problems = check_layer(layer) if code == 0 else ["chalice package failed"]
     if "Could not install dependencies" in out or problems:
         # chalice caches the layer by requirements.txt: drop a bad one so that the next run rebuilds it.
         for cached in (ROOT / ".chalice" / "deployments").glob(f"managed-layer-*-{RUNTIME}*.zip"):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from functools import lru_cache
-
-from pydantic import BaseModel, Field
 
 from chalicelib.core.resources import QUEUES, TABLES
 
@@ -20,22 +19,25 @@ def queue_variable(logical: str) -> str:
     return f"MKT_QUEUE_{logical.upper()}_URL"
 
 
-class Config(BaseModel):
-    """Deployment-level settings; per-merchant settings live in DynamoDB."""
+@dataclass(frozen=True)
+class Config:
+    """Deployment-level settings; per-merchant settings live in DynamoDB.
 
-    prefix: str = Field(default="mkt", description="prefix of table and queue names nothing else names")
-    tables: dict[str, str] = Field(default_factory=dict, description="logical → physical table name (template)")
-    queue_urls: dict[str, str] = Field(default_factory=dict, description="logical queue → URL (template)")
+    A dataclass, not a pydantic model: the authorizer's Lambda reads it on its first invocation, and building the
+    first pydantic model would cost it a third of `import boto3` in CPU (bench/coldstart.py).
+    """
+
+    prefix: str = "mkt"  # prefix of table and queue names nothing else names
+    tables: dict[str, str] = field(default_factory=dict)  # logical -> physical table name (the template's)
+    queue_urls: dict[str, str] = field(default_factory=dict)  # logical queue -> URL (the template's)
     region: str = "us-east-1"
     endpoint_url: str | None = None
     export_bucket: str = "mkt-exports"
-    service: str = Field(default="precision-marketing", description="logs' and metrics' service (the stage's name)")
+    service: str = "precision-marketing"  # logs' and metrics' service (the stage's name)
     max_body_bytes: int = 1_048_576
     customer_shards: int = 16
-    activity_stream_arn: str = Field(
-        default="arn:aws:dynamodb:us-east-1:000000000000:table/mkt-activity/stream/placeholder",
-        description="only for `chalice package`; the merge template replaces it with the table's StreamArn",
-    )
+    # Only for `chalice package`; the merge template replaces it with the table's StreamArn.
+    activity_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/mkt-activity/stream/placeholder"
 
     def table(self, name: str) -> str:
         """Physical table name for a logical one: the template's (CloudFormation names it), else `<prefix>-<name>`."""

@@ -1,4 +1,4 @@
-"""The zips' precompiled bytecode (infra/bytecode.py) and the layer's runtime-only check (infra/package.py)."""
+"""The zips' precompiled bytecode (infra/bytecode.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 from infra.bytecode import TAG, precompile
-from infra.package import check_layer
 
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -51,19 +50,3 @@ def test_precompile_adds_nothing_when_this_python_is_not_the_lambda_runtime(tmp_
     before = bundle.read_bytes()
     assert precompile(bundle, "python2.7") == 0  # a pyc of another version would be ignored by Lambda's Python
     assert bundle.read_bytes() == before
-
-
-def test_check_layer_refuses_development_tools_and_a_layer_without_pydantic_core(tmp_path):
-    site = "python/lib/python3.13/site-packages"
-    clean = _zip(tmp_path / "clean.zip", {f"{site}/pydantic_core/__init__.py": "",
-                                          f"{site}/boto3/__init__.py": ""})
-    assert check_layer(clean) == []
-    dirty = _zip(tmp_path / "dirty.zip", {f"{site}/pydantic_core/__init__.py": "", f"{site}/chalice/cli/x.py": "",
-                                          f"{site}/pip/__init__.py": "", f"{site}/yaml/__init__.py": ""})
-    assert check_layer(dirty) == [f"dirty.zip: ships {t}, a development tool" for t in ("chalice", "pip", "yaml")]
-    empty = _zip(tmp_path / "empty.zip", {f"{site}/boto3/__init__.py": ""})
-    assert check_layer(empty) == ["empty.zip: no pydantic_core under python/lib/python3.13/site-packages"]
-
-
-def test_package_layer_holds_only_runtime_packages_when_packaged(built):
-    assert check_layer(built / "layer-deployment.zip") == []
