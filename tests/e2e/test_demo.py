@@ -30,6 +30,9 @@ KEY_LINES = (
     "周一回流券 is credited with its reached customers' orders",
     "lift         treated",
     "✓ the dashboard adds up the week's reach and attributed orders",
+    "✓ every reached customer holds exactly one of the two coupons, its treatment's",
+    "✓ each treatment is credited its own buyers, their redeemed coupons and nothing of the other's",
+    "verdict: ",
     "0 failure(s)",
 )
 
