@@ -33,6 +33,7 @@ from chalicelib.dispatch.ports import (
     Committer,
     CouponPort,
     CustomerSource,
+    DeliveryLog,
     DueRepo,
     Op,
     Preflight,
@@ -44,6 +45,7 @@ from chalicelib.dispatch.reaches import Reach, reaches_of, window_days
 from chalicelib.dispatch.screening import NOT_IN_TARGET, SHARED, GuardrailPolicy, PolicyContext, group_size, screen
 from chalicelib.dispatch.snapshot import CANCELLED, PAUSED, SENDABLE, CampaignView, view
 from chalicelib.dispatch.store import LeaseRefused
+from chalicelib.dispatch.tally import Tally
 from chalicelib.dispatch.targets import recipient_of
 
 log = logging.getLogger(__name__)
@@ -56,8 +58,10 @@ class DeliverService:
                  gate: Callable[[str, str], Op], customers: CustomerSource, coupons: CouponPort,
                  channel_for: Callable[[str], ChannelPort], policy: GuardrailPolicy,
                  timezone_of: Callable[[str], str], env: PlanEnv | None = None,
-                 lease_seconds: int = LEASE_SECONDS, reaches: ReachSink | None = None) -> None:
+                 lease_seconds: int = LEASE_SECONDS, reaches: ReachSink | None = None,
+                 log: DeliveryLog | None = None) -> None:
         self._env = env
+        self._tally = Tally(log, runs, commit)  # reports' counters ride in each chunk's release commit
         self._reaches = reaches
         self._runs = runs
         self._commit = commit
@@ -83,6 +87,7 @@ class DeliverService:
                 raise RuntimeError("chunk is leased by a live worker") from refused
             if refused.chunk is not None:  # the worker that finished it may have died before recording reaches
                 self._record_reaches(refused.chunk, now)
+                self._tally.settle(refused.chunk, self._run(merchant_id, run_id), now)
             return f"skipped:{refused.why}"
         try:
             result = self._deliver(chunk, owner, now)
@@ -243,11 +248,15 @@ class DeliverService:
         state = ChunkState.WAITING if deferred else (ChunkState.READY if handing else ChunkState.DONE)
         if not final:
             state = ChunkState.READY
-        ops.append(self._runs.chunk_commit_op(chunk, owner, state, now, release=final and not handing))
+        release = final and not handing
+        ops.append(self._runs.chunk_commit_op(chunk, owner, state, now, release=release))
         if final and deferred:
             ops.append(self._due.put_op(chunk_due(chunk.merchant_id, DueKind.DEFERRED, chunk.run_id, chunk.chunk_id,
                                                   campaign.campaign_id, min(deferred)), now, only_new=False))
-        self._commit(ops)
+        if release:
+            self._tally.commit_release(chunk, run, ops, now)
+        else:
+            self._commit(ops)
         return "handed" if handing else state.value
 
     def _join_reaches(self, merchant_id: str, run: Run, ids: list[str], instances: dict[str, tuple[str, ...]],
@@ -337,7 +346,7 @@ class DeliverService:
         if any(e.outcome is Outcome.RETRY for e in chunk.ledger.values()):
             ops.append(self._due.put_op(chunk_due(chunk.merchant_id, DueKind.DEFERRED, chunk.run_id, chunk.chunk_id,
                                                   campaign.campaign_id, min(waits)), now, only_new=False))
-        self._commit(ops)
+        self._tally.commit_release(chunk, run, ops, now)
         return state.value
 
     @staticmethod
@@ -350,8 +359,9 @@ class DeliverService:
 
     def _park(self, chunk: Chunk, campaign: CampaignView, owner: str, now: datetime) -> str:
         parked = chunk_due(chunk.merchant_id, DueKind.PARKED, chunk.run_id, chunk.chunk_id, campaign.campaign_id, now)
-        self._commit([self._runs.chunk_commit_op(chunk, owner, ChunkState.PARKED, now, release=True),
-                      self._due.put_op(parked, now, only_new=False)])
+        self._tally.commit_release(chunk, self._run(chunk.merchant_id, chunk.run_id), [
+            self._runs.chunk_commit_op(chunk, owner, ChunkState.PARKED, now, release=True),
+            self._due.put_op(parked, now, only_new=False)], now)
         record = self._campaigns.get(chunk.merchant_id, campaign.campaign_id)
         if record is not None and record.status in SENDABLE:  # resumed meanwhile: resume may not have seen it
             self._due.delete([parked])
@@ -367,5 +377,6 @@ class DeliverService:
             else:  # never handed over (a retry entry is known not sent): its coupons stay where they are
                 chunk.ledger[r.customer_id] = Entry(Outcome.CANCELLED, "cancelled",
                                                     entry.instances if entry is not None else (), stamp)
-        self._commit([self._runs.chunk_commit_op(chunk, owner, ChunkState.CANCELLED, now, release=True)])
+        self._tally.commit_release(chunk, self._run(chunk.merchant_id, chunk.run_id), [
+            self._runs.chunk_commit_op(chunk, owner, ChunkState.CANCELLED, now, release=True)], now)
         return "cancelled"

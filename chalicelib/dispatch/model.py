@@ -155,6 +155,7 @@ class Chunk:
     last_error: str | None = None
     campaign_id: str = ""
     arm: str | None = None  # the A/B treatment of every recipient (chunks are planned one treatment each)
+    tallied: frozenset[str] = frozenset()  # final entries already counted by reports (dispatch.tally)
 
     def open_recipients(self) -> list[Recipient]:
         """Recipients without a final ledger entry (handing and deferred ones included)."""

@@ -26,9 +26,10 @@ from chalicelib.dispatch.model import (
     chunk_due,
     chunk_id_for,
 )
-from chalicelib.dispatch.ports import Committer, CouponPort, DueRepo, QueuePort, RunRepo
+from chalicelib.dispatch.ports import Committer, CouponPort, DeliveryLog, DueRepo, QueuePort, RunRepo
 from chalicelib.dispatch.screening import GuardrailPolicy, chunk_recipients
 from chalicelib.dispatch.snapshot import CampaignView, arm_of, treatments, view
+from chalicelib.dispatch.tally import Tally
 from chalicelib.dispatch.targets import TargetResolver, birthday_test, cursor_of, parse_cursor, recipient_of_member
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,10 @@ class _Segment:
     cursor: str | None
 
 
-def chunk_size(coupon_items: int, fixed_items: int, policy_items: int, policy_fixed: int = 0) -> int:
-    """Recipients per chunk: whole delivery transactions (ledger, gate, counters; see policy.chunk_recipients)."""
-    return chunk_recipients(coupon_items + policy_items, fixed_items + policy_fixed)
+def chunk_size(coupon_items: int, fixed_items: int, policy_items: int, policy_fixed: int = 0, tail: int = 0) -> int:
+    """Recipients per chunk: whole delivery transactions (ledger, gate, counters; see policy.chunk_recipients),
+    the last one leaving `tail` items for the tally that rides in the chunk's release commit (dispatch.tally)."""
+    return chunk_recipients(coupon_items + policy_items, fixed_items + policy_fixed, tail)
 
 
 def split(recipients: list[Recipient], base: int, size: int, batch: int | None,
@@ -119,8 +121,9 @@ class _Batch:
 class PlanService:
     def __init__(self, runs: RunRepo, commit: Committer, queues: QueuePort, due: DueRepo, coupons: CouponPort,
                  policy: GuardrailPolicy, env: PlanEnv, *, flush_recipients: int = CHUNK_MAX * CHUNKS_PER_FLUSH,
-                 min_time_left_ms: int = MIN_TIME_LEFT_MS) -> None:
+                 min_time_left_ms: int = MIN_TIME_LEFT_MS, log: DeliveryLog | None = None) -> None:
         self._runs = runs
+        self._tally = Tally(log, runs, commit)
         self._commit = commit
         self._queues = queues
         self._due = due
@@ -145,7 +148,7 @@ class PlanService:
                 return {"skipped": "segment done"}
         campaign = view(run.campaign_id, "running", run.snapshot)
         size = min(chunk_size(self._coupons.items_per_recipient(merchant_id, arm), self._coupons.fixed_items(arm),
-                              self._policy.items_per_recipient, self._policy.fixed_items(arm))
+                              self._policy.items_per_recipient, self._policy.fixed_items(arm), self._tally.items)
                    for arm in arm_views(run))  # a chunk of any treatment fits its transactions
         try:
             return self._plan(run, campaign, segment, state, size, now, time_left_ms)
@@ -217,12 +220,15 @@ class PlanService:
             count = state.count or 0
             ops: list[Any] = []
             send_now: list[str] = []
+            chunks: list[tuple[Chunk, int]] = []
             for i, (members, slice_no, arm) in enumerate(parts):
                 # Customers nothing is stored about are settled now: suppressed with their reason, never sent.
                 settled = {r.customer_id: Entry(Outcome.SUPPRESSED, UNKNOWN_CUSTOMER, at=stamp)
                            for r in members if r.customer_id in unplaced}
-                chunk = Chunk(run.merchant_id, run.run_id, chunk_id_for(segment, count + i), members, settled,
-                              campaign_id=run.campaign_id, arm=arm)
+                chunks.append((Chunk(run.merchant_id, run.run_id, chunk_id_for(segment, count + i), members, settled,
+                                     campaign_id=run.campaign_id, arm=arm), slice_no))
+            ops += self._tally.planned_ops(current, [c for c, _ in chunks], now)
+            for chunk, slice_no in chunks:
                 ops.append(self._runs.put_chunk_op(chunk, now))
                 due_at = run.occurrence + timedelta(minutes=slice_no * campaign.interval_minutes)
                 if campaign.batch_size and due_at > now:

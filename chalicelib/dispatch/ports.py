@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from chalicelib.core.tx import TxOp
 from chalicelib.customers.rows import CustomerRow
 from chalicelib.dispatch.messages import ChunkMessage, PlanMessage
-from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Later, Recipient, Run, RunStatus
+from chalicelib.dispatch.model import Chunk, ChunkState, DueItem, Entry, Later, Recipient, Run, RunStatus
 from chalicelib.dispatch.reaches import Reach
 from chalicelib.dispatch.snapshot import CampaignView
 
@@ -76,6 +76,12 @@ class RunRepo(Protocol):
     def upsert_run_op(self, run: Run, added: int, chunks: int) -> Op: ...
 
     def delivery_marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> Op: ...
+
+    def join_tally(self, ops: Sequence[Op], chunk: Chunk, tallied: frozenset[str]) -> None:
+        """Record `tallied` in the chunk's update among `ops`, on the condition that the stored set is the chunk's."""
+
+    def tally_op(self, chunk: Chunk, tallied: frozenset[str]) -> Op:
+        """The chunk's tallied set alone (tag `tally:<chunk>`), on the same condition."""
 
 
 class QueuePort(Protocol):
@@ -145,3 +151,19 @@ class WinnerPort(Protocol):
     {"treatment", "metric", "reason", ...}, or None while the verdict is not decided."""
 
     def winner(self, merchant_id: str, campaign_id: str) -> dict[str, Any] | None: ...
+
+
+class DeliveryLog(Protocol):
+    """Reports' counters and recipient index of settled deliveries (reports.delivery_log.DeliveryLog).
+
+    Its writes ride in the transaction that records the chunk's tallied set (dispatch.tally), so every final
+    ledger entry is counted and indexed exactly once whatever the crashes, redeliveries and races.
+    """
+
+    max_items: int  # transaction items one call may return, at most
+
+    def planned_ops(self, run: Run, chunks: Sequence[Chunk], now: datetime) -> list[Op]:
+        """New chunks of `run`: their recipients are targeted; `chunk.tallied` entries are settled already."""
+
+    def settled_ops(self, run: Run, chunk: Chunk, settled: Mapping[str, Entry], now: datetime) -> list[Op]:
+        """Entries of `chunk` that became final (`model.FINAL`) since its last tally."""

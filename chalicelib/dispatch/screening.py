@@ -84,14 +84,16 @@ def group_size(per_recipient: int, fixed: int) -> int:
     return max(1, (TX_MAX_ITEMS - LEDGER_ITEMS - fixed) // max(1, per_recipient))
 
 
-def chunk_recipients(per_recipient: int, fixed: int) -> int:
+def chunk_recipients(per_recipient: int, fixed: int, tail: int = 0) -> int:
     """Recipients per chunk: whole delivery transactions (so none is half empty), at most CHUNK_MAX.
 
     A chunk costs a lease, a queue message and a ledger update whatever its size: with two items per
-    recipient (a coupon and a guard counter) two full transactions of 47 beat one chunk of 48.
+    recipient (a coupon and a guard counter) two full transactions of 47 beat one chunk of 48. The last
+    transaction leaves `tail` items free (reports' tally rides in it, dispatch.tally).
     """
     group = group_size(per_recipient, fixed)
-    return min(CHUNK_MAX, max(1, CHUNK_MAX // group) * group)
+    room = -(-tail // max(1, per_recipient)) if tail else 0
+    return max(1, min(CHUNK_MAX, max(1, CHUNK_MAX // group) * group) - room)
 
 
 def screen(recipient: Recipient, channel: str) -> tuple[Outcome, str | None] | None:

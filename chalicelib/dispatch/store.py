@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import is_condition_failure, table_meta
 from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.model import Chunk, ChunkState, Entry, Recipient, Run, RunStatus
+from chalicelib.dispatch.tally import tallied_of, tally_bits
 
 RUN_SK = "RUN"
 
@@ -55,6 +56,7 @@ class DispatchItem(Model):
     payload = JSONAttribute(null=True)
     recipients = JSONAttribute(null=True)
     ledger = JSONAttribute(null=True)
+    tallied = UnicodeAttribute(null=True)  # chunks: the final entries reports counted (dispatch.tally)
     due_at = UnicodeAttribute(null=True)
     lease_until = UnicodeAttribute(null=True)
     owner = UnicodeAttribute(null=True)
@@ -124,16 +126,22 @@ def chunk_item(chunk: Chunk, now: datetime) -> DispatchItem:
                         status=chunk.state.value, campaign_id=chunk.campaign_id, arm=chunk.arm,
                         recipients=[r.to_doc() for r in chunk.recipients],
                         ledger={c: e.to_doc() for c, e in chunk.ledger.items()}, attempts=0, receives=0,
-                        updated_at=to_iso(now))
+                        updated_at=to_iso(now), tallied=tally_bits(chunk.recipients, chunk.tallied) or None)
 
 
 def _chunk(item: DispatchItem) -> Chunk:
     merchant_id, _, run_id = item.pk.split("#", 2)
-    return Chunk(merchant_id, run_id, item.sk.removeprefix("CHUNK#"),
-                 [Recipient.from_doc(d) for d in item.recipients or ()],
+    recipients = [Recipient.from_doc(d) for d in item.recipients or ()]
+    return Chunk(merchant_id, run_id, item.sk.removeprefix("CHUNK#"), recipients,
                  {c: Entry.from_doc(d) for c, d in (item.ledger or {}).items()}, ChunkState(item.status or "ready"),
                  item.owner, int(item.attempts or 0), int(item.receives or 0), item.last_error,
-                 item.campaign_id or "", arm=item.arm)
+                 item.campaign_id or "", arm=item.arm, tallied=tallied_of(recipients, item.tallied))
+
+
+def _tally_condition(chunk: Chunk) -> Any:
+    """The stored tallied set is still the one `chunk` holds."""
+    bits = tally_bits(chunk.recipients, chunk.tallied)
+    return DispatchItem.tallied == bits if bits else DispatchItem.tallied.does_not_exist()
 
 
 class RunStore:
@@ -264,6 +272,17 @@ class RunStore:
 
     def delivery_marker_op(self, merchant_id: str, run_id: str, customer_id: str) -> TxOp:
         return delivery_marker_op(merchant_id, run_id, customer_id)
+
+    def join_tally(self, ops: Sequence[TxOp], chunk: Chunk, tallied: frozenset[str]) -> None:
+        tag = f"chunk:{chunk.chunk_id}"
+        op = next(o for o in ops if o.tag == tag and o.kind == "update")
+        op.actions = [*op.actions, DispatchItem.tallied.set(tally_bits(chunk.recipients, tallied))]
+        op.condition = _tally_condition(chunk) if op.condition is None else op.condition & _tally_condition(chunk)
+
+    def tally_op(self, chunk: Chunk, tallied: frozenset[str]) -> TxOp:
+        return TxOp("update", DispatchItem(run_pk(chunk.merchant_id, chunk.run_id), chunk_sk(chunk.chunk_id)),
+                    f"tally:{chunk.chunk_id}", DispatchItem.pk.exists() & _tally_condition(chunk),
+                    [DispatchItem.tallied.set(tally_bits(chunk.recipients, tallied))])
 
 
 def _payload(run: Run) -> dict[str, Any]:

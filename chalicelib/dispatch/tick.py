@@ -16,7 +16,7 @@ from chalicelib.core.tx import TxCancelled
 from chalicelib.dispatch.claims import TickPart, enqueue_chunks
 from chalicelib.dispatch.model import ChunkState, DueItem, DueKind, RunStatus, minute_of, minutes_between
 from chalicelib.dispatch.occurrences import OccurrenceStarter
-from chalicelib.dispatch.ports import Committer, DueRepo, QueuePort, RunRepo, WinnerPort
+from chalicelib.dispatch.ports import Committer, DeliveryLog, DueRepo, QueuePort, RunRepo, WinnerPort
 from chalicelib.dispatch.touches import TouchBatcher
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,12 @@ class TickService(TickPart):
     touches, run checks)."""
 
     def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
-                 timezone_of: Callable[[str], str], winners: WinnerPort | None = None) -> None:
+                 timezone_of: Callable[[str], str], winners: WinnerPort | None = None,
+                 log: DeliveryLog | None = None) -> None:
         super().__init__(due, runs, commit, queues, campaigns, timezone_of)
         self._occurrences = OccurrenceStarter(due, runs, commit, queues, campaigns, timezone_of)
         self._occurrences.winners = winners
-        self._touches = TouchBatcher(due, runs, commit, queues, campaigns, timezone_of)
+        self._touches = TouchBatcher(due, runs, commit, queues, campaigns, timezone_of, log)
 
     def tick(self, now: datetime) -> dict[str, Any]:
         """Process every bucket from the watermark (or the last 5 minutes) up to now's minute."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from chalicelib.campaigns.schedule import local_date, local_to_utc, zone
 from chalicelib.core.clock import to_iso
+from chalicelib.core.ports import Repo
 from chalicelib.dispatch.claims import TickPart, claim, enqueue_chunks
 from chalicelib.dispatch.messages import chunk_messages
 from chalicelib.dispatch.model import (
@@ -20,10 +22,11 @@ from chalicelib.dispatch.model import (
     touch_chunk_id,
     touch_run_id,
 )
-from chalicelib.dispatch.ports import Op
+from chalicelib.dispatch.ports import Committer, DeliveryLog, DueRepo, Op, QueuePort, RunRepo
 from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, arm_of
+from chalicelib.dispatch.tally import Tally
 
-TOUCHES_PER_CHUNK = 90  # claims + run + chunk + completion check stay within one TransactWriteItems
+TOUCHES_PER_CHUNK = 90  # claims + run + chunk + completion check + reports' counters: one TransactWriteItems
 # A day's touches can still be claimed a little after the day ends (the tick catching up): the run is checked
 # for completion this long after the merchant's local midnight, and again after any later chunk.
 CLOSE_GRACE = timedelta(hours=1)
@@ -38,6 +41,11 @@ def touch_due(merchant_id: str, campaign_id: str, customer_id: str, event_id: st
 
 class TouchBatcher(TickPart):
     """Groups due touches per (campaign, local day) into that day's run, chunk by chunk."""
+
+    def __init__(self, due: DueRepo, runs: RunRepo, commit: Committer, queues: QueuePort, campaigns: Repo,
+                 timezone_of: Callable[[str], str], log: DeliveryLog | None = None) -> None:
+        super().__init__(due, runs, commit, queues, campaigns, timezone_of)
+        self._tally = Tally(log, runs, commit)
 
     def batch(self, items: list[DueItem], now: datetime) -> int:
         groups: dict[tuple[str, str], list[DueItem]] = defaultdict(list)
@@ -86,7 +94,7 @@ class TouchBatcher(TickPart):
             claims = [self._due.claim_op(i, now, {**i.payload, "chunk_id": chunk.chunk_id, "run_id": run.run_id})
                       for i in group]
             return [*claims, self._runs.upsert_run_op(run, len(chunk.recipients), 1),
-                    self._runs.put_chunk_op(chunk, now),
+                    *self._tally.planned_ops(run, [chunk], now), self._runs.put_chunk_op(chunk, now),
                     self._due.put_op(check_due(run.merchant_id, run.run_id, run.campaign_id, self._closes(run, now)),
                                      now, only_new=False)]
 

@@ -85,19 +85,20 @@ def env() -> MerchantEnv:
 @part
 def tick_service() -> TickService:
     return TickService(due_store(), run_store(), commit, queues(), repo("CAMPAIGN"), cached_timezone_of,
-                       WinnerCheck(reports.report_service))
+                       WinnerCheck(reports.report_service), reports.delivery_log())
 
 
 @part
 def plan_service() -> PlanService:
-    return PlanService(run_store(), commit, queues(), due_store(), coupons(), guardrail_policy(), env())
+    return PlanService(run_store(), commit, queues(), due_store(), coupons(), guardrail_policy(), env(),
+                       log=reports.delivery_log())
 
 
 @part
 def deliver_service() -> DeliverService:
     return DeliverService(run_store(), commit, due_store(), queues(), repo("CAMPAIGN"), campaign_gate,
                           CustomerPages(services.customer_store()), coupons(), channel_port, guardrail_policy(),
-                          cached_timezone_of, env(), reaches=reports.reach_log())
+                          cached_timezone_of, env(), reaches=reports.reach_log(), log=reports.delivery_log())
 
 
 @part

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.core.config import get_config
 from chalicelib.dispatch.store import RunStore
 from chalicelib.reports.dashboard import DashboardService
+from chalicelib.reports.delivery_log import DeliveryLog
 from chalicelib.reports.export import Exporter
 from chalicelib.reports.hook import AttributionHook
 from chalicelib.reports.ports import CouponSource, DeliverySource
@@ -13,12 +14,18 @@ from chalicelib.reports.service import ReportService
 from chalicelib.reports.sources import DispatchDeliveries, WalletCouponFacts
 from chalicelib.reports.store import StatsStore
 from chalicelib.wiring.services import wallet_store
-from chalicelib.wiring.shared import cached_timezone_of, client, clock, part, repo, timezone_of
+from chalicelib.wiring.shared import cached_coupon, cached_timezone_of, client, clock, part, repo, timezone_of
 
 
 @part
 def reach_log() -> ReachLog:
     return ReachLog()
+
+
+@part
+def delivery_log() -> DeliveryLog:
+    """Reports' counters and recipient index, written by dispatch in its ledger transactions."""
+    return DeliveryLog(cached_timezone_of, lambda merchant_id, coupon_id: cached_coupon(merchant_id, coupon_id))
 
 
 @part

@@ -21,6 +21,11 @@ from chalicelib.dispatch.due_store import DueStore
 from chalicelib.dispatch.model import LEASE_SECONDS, Chunk, ChunkState, Outcome, Recipient, Run, RunStatus
 from chalicelib.dispatch.screening import AllowAll
 from chalicelib.dispatch.store import RunStore
+from chalicelib.reports.delivery_counts import ISSUED as ISSUED_KEY
+from chalicelib.reports.delivery_counts import REACHED as REACHED_KEY
+from chalicelib.reports.delivery_counts import decode_rows
+from chalicelib.reports.model import DeliveryStatus
+from chalicelib.reports.tally_store import TallyReader
 from tests.support.dispatch import make_coupon
 
 TRIALS = int(__import__("os").environ.get("CRASH_TRIALS", "200"))
@@ -100,7 +105,7 @@ def world(aws, merchant, api):
                              wiring.repo("CAMPAIGN"), campaign_gate, CustomerPages(wiring.customer_store()),
                              CouponIssuer(wiring.cached_coupon, wiring.wallet_store(), lambda m: "Asia/Shanghai"),
                              lambda name: channel,
-                             AllowAll(), lambda m: "Asia/Shanghai")
+                             AllowAll(), lambda m: "Asia/Shanghai", log=wiring.delivery_log())
     coupon = make_coupon(api, merchant)
     return injector, channel, service, coupon
 
@@ -142,6 +147,23 @@ def _trial(world, merchant_id: str, trial: int, plan: tuple[int | None, bool, bo
     _assert_coupons(world, merchant_id, run.run_id, ids, quantity, plan)
     delivered = Counter(channel.messages[f"{run.run_id}:{c}"] for c in ids)
     assert set(delivered.values()) == {1} and len(delivered) == RECIPIENTS, plan
+    _assert_tally(merchant_id, campaign["id"], run.run_id, ids, quantity, plan)
+
+
+REACHED: Counter[str] = Counter()
+
+
+def _assert_tally(merchant_id: str, campaign_id: str, run_id: str, ids: list[str], quantity: int, plan: Any) -> None:
+    """Reports' counters and recipient index count each delivery once, whatever the crash (dispatch.tally)."""
+    REACHED[campaign_id] += len(ids)
+    reader = TallyReader(wiring.client("dynamodb"))
+    totals = reader.totals(merchant_id, campaign_id)
+    assert totals.get(REACHED_KEY) == REACHED[campaign_id], plan
+    assert totals.get(ISSUED_KEY) == REACHED[campaign_id] * quantity, plan
+    rows = [row for item in reader.index_items(merchant_id, campaign_id, "reached", None)
+            if item["run_id"] == run_id for row in decode_rows(item["rows"], DeliveryStatus.REACHED, quantity)]
+    assert sorted(r.customer_id for r in rows) == ids, plan
+    assert {r.coupons for r in rows} == {quantity} and all(r.derived for r in rows), plan
 
 
 ISSUED: Counter[str] = Counter()

@@ -9,7 +9,9 @@ from typing import Any
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.dispatch.reaches import Reach
+from chalicelib.reports.delivery_counts import CLAIMED, CLAIMERS, HELD_OUT, ISSUED, REACHED, TARGETED
 from chalicelib.reports.model import DeliveryStatus
+from chalicelib.reports.tally_store import TallyReader
 from tests.support.dispatch import set_watermark
 
 
@@ -54,6 +56,9 @@ def test_holdout_campaign_report_lift_matches_a_hand_computation(api, merchant, 
     treated = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.REACHED)
     control = sorted(c for c, d in deliveries.items() if d.status is DeliveryStatus.HELD_OUT)
     assert len(treated) + len(control) == 120 and len(treated) >= 30 and len(control) >= 30
+    tally = TallyReader(wiring.client("dynamodb")).totals(merchant.id, cid)  # counted as the chunks settled
+    assert (tally.get(TARGETED), tally.get(REACHED), tally.get(HELD_OUT)) == (120, len(treated), len(control))
+    assert (tally.get(ISSUED), tally.get(CLAIMED), tally.get(CLAIMERS)) == (len(treated),) * 3
 
     later = sent_at + timedelta(days=2)
     clock.set(later)
