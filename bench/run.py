@@ -6,7 +6,8 @@ import importlib
 import sys
 import traceback
 
-MODULES = ("bench.dispatch", "bench.attribution", "bench.audiences", "bench.coldstart", "bench.experiment")
+MODULES = ("bench.dispatch", "bench.attribution", "bench.audiences", "bench.reports", "bench.coldstart",
+           "bench.experiment")
 
 
 def main() -> int:

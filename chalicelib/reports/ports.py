@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.dispatch.model import Run
 from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports.attribution import Decision, Stored
 from chalicelib.reports.model import Attribution, ChurnFact, Counts, CouponFact, Delivery
@@ -38,6 +39,11 @@ class StatsPort(Protocol):
 
     def churns(self, merchant_id: str, campaign_id: str) -> list[ChurnFact]: ...
 
+    def attributions_of(self, merchant_id: str, campaign_id: str, customer_ids: Iterable[str]
+                        ) -> dict[str, list[Attribution]]: ...
+
+    def churns_of(self, merchant_id: str, campaign_id: str, customer_ids: Iterable[str]) -> dict[str, list[str]]: ...
+
 
 class CouponSource(Protocol):
     """What reports read from the coupons module (adapter: reports.sources.WalletCouponFacts)."""
@@ -56,3 +62,17 @@ class DeliverySource(Protocol):
     def deliveries(self, merchant_id: str, campaign_id: str, start: datetime | None, end: datetime | None
                    ) -> list[Delivery]:
         """Every (run, customer) of the campaign's runs started in [start, end) with its ledger outcome."""
+
+
+class RecipientIndex(Protocol):
+    """The campaign's recipient index (adapter: reports.tally_store.TallyReader)."""
+
+    def index_items(self, merchant_id: str, campaign_id: str, status: str | None, start: str | None
+                    ) -> Iterable[dict[str, Any]]:
+        """Index items from sort key `start` on, in order (read lazily: stop iterating, stop reading)."""
+
+
+class RunSource(Protocol):
+    """A dispatch run (its snapshot names the coupons each delivery received)."""
+
+    def get_run(self, merchant_id: str, run_id: str) -> Run | None: ...

@@ -17,10 +17,10 @@ from chalicelib.reports.attribution import local_day
 from chalicelib.reports.experiment import experiment
 from chalicelib.reports.model import STATUS_RANK, Arm, Attribution, Counts, CouponFact, Delivery, DeliveryStatus
 from chalicelib.reports.ports import CouponSource, DeliverySource, StatsPort
+from chalicelib.reports.recipients import RecipientPages
 from chalicelib.reports.schemas import (
     Churn,
     CouponFigures,
-    CouponState,
     DayPoint,
     Funnel,
     LiftOut,
@@ -89,7 +89,8 @@ class ReportService:
     """Read side of effect tracking; the clock and the merchant's zone are injected."""
 
     def __init__(self, campaigns: Repo, stats: StatsPort, deliveries: DeliverySource, coupons: CouponSource,
-                 timezone_of: Callable[[str], str], clock: Clock) -> None:
+                 timezone_of: Callable[[str], str], clock: Clock, recipients: RecipientPages) -> None:
+        self._recipients = recipients
         self._campaigns = campaigns
         self._stats = stats
         self._deliveries = deliveries
@@ -168,45 +169,10 @@ class ReportService:
 
     def recipients(self, merchant_id: str, campaign_id: str, status: str | None, after: str | None,
                    limit: int | None) -> tuple[list[RecipientOut], str | None]:
-        """Per customer (sorted by id): reach status, coupons, attributed orders; a page after `after`."""
+        """One delivery a row from the campaign's recipient index (O(limit) items a page), or its converted
+        customers; the position after the page when more follow."""
         self.campaign(merchant_id, campaign_id)
-        folded = fold(self._deliveries.deliveries(merchant_id, campaign_id, None, None))
-        attrs: list[Attribution] | None = None
-        if status == "converted":
-            attrs = self._stats.attributions(merchant_id, campaign_id)
-            converted = {a.customer_id for a in attrs if a.counted}
-            ids = sorted(c for c in folded if c in converted)
-        else:
-            ids = sorted(c for c, d in folded.items() if status is None or d.status.value == status)
-        if after is not None:
-            ids = [c for c in ids if c > after]
-        page = ids if limit is None else ids[:limit]
-        more = limit is not None and len(ids) > limit
-        if not page:
-            return [], None
-        if attrs is None:
-            attrs = self._stats.attributions(merchant_id, campaign_id, page[0], page[-1])
-        by_customer: dict[str, list[Attribution]] = {}
-        for a in attrs:
-            by_customer.setdefault(a.customer_id, []).append(a)
-        churn: dict[str, list[str]] = {}
-        for f in self._stats.churns(merchant_id, campaign_id):
-            churn.setdefault(f.customer_id, []).append(f.kind)
-        wanted = {i for c in page for i in folded[c].coupon_instance_ids}
-        facts = self._coupons.instances(merchant_id, wanted)
-        rows = [_recipient(folded[c], by_customer.get(c, []), facts, sorted(churn.get(c, []))) for c in page]
-        return rows, (page[-1] if more else None)
-
-
-def _recipient(d: Delivery, attrs: list[Attribution], facts: dict[str, CouponFact], churned: list[str]
-               ) -> RecipientOut:
-    counted = [a for a in attrs if a.counted]
-    coupons = [CouponState(instance_id=i, coupon_id=facts[i].coupon_id, status=facts[i].status)
-               for i in d.coupon_instance_ids if i in facts]
-    return RecipientOut(customer_id=d.customer_id, status=d.status.value, reason=d.reason, run_id=d.run_id,
-                        at=d.at, coupons=coupons, orders=len(counted), amount_fen=sum(a.amount_fen for a in counted),
-                        discount_fen=sum(a.discount_fen for a in counted),
-                        reversed_orders=len(attrs) - len(counted), churned=churned)
+        return self._recipients.page(merchant_id, campaign_id, status, after, limit)
 
 
 def _iso(day: date | None) -> str | None:

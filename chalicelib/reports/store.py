@@ -14,7 +14,7 @@ from pynamodb.models import Model
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import commit, table_meta
 from chalicelib.core.tx import TX_MAX_ITEMS, TxCancelled, TxOp
-from chalicelib.reports.attribution import Decision, Stored, churn_delta
+from chalicelib.reports.attribution import CHURN_EVENTS, Decision, Stored, churn_delta
 from chalicelib.reports.model import NO_ATTRIBUTION, Arm, Attribution, ChurnFact, CounterKey, Counts, Via
 
 ATTR = "ATTR"
@@ -211,6 +211,25 @@ class StatsStore:
             condition = StatsItem.gsi1sk.between(f"{first_customer}#", f"{last_customer}#~")
         items = StatsItem.by_gsi1.query(f"{merchant_id}#CATTR#{campaign_id}", condition)
         return [a for a in (_attribution(i) for i in items) if a is not None and a.campaign_id == campaign_id]
+
+    def attributions_of(self, merchant_id: str, campaign_id: str, customer_ids: Iterable[str]
+                        ) -> dict[str, list[Attribution]]:
+        """The campaign's attributed orders of these customers (one Query each: a page's customers)."""
+        out: dict[str, list[Attribution]] = {}
+        for cid in sorted(set(customer_ids)):
+            found = self.attributions(merchant_id, campaign_id, cid, cid)
+            if found:
+                out[cid] = found
+        return out
+
+    def churns_of(self, merchant_id: str, campaign_id: str, customer_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The churn kinds counted for these customers after the campaign reached them (one BatchGetItem)."""
+        keys = [(churn_pk(merchant_id, campaign_id, cid), kind) for cid in sorted(set(customer_ids))
+                for kind in CHURN_EVENTS]
+        out: dict[str, list[str]] = {}
+        for item in (StatsItem.batch_get(keys) if keys else ()):
+            out.setdefault(item.customer_id or "", []).append(item.sk)
+        return {c: sorted(kinds) for c, kinds in out.items()}
 
     def churns(self, merchant_id: str, campaign_id: str) -> list[ChurnFact]:
         return [ChurnFact(i.customer_id or "", campaign_id, i.run_id or "", i.sk, i.event_id or "",

@@ -137,9 +137,10 @@ class TallyReader:
             by_campaign.setdefault(str(item.get("campaign_id") or ""), []).append(item)
         return {c: summed(items) for c, items in by_campaign.items()}
 
-    def index_items(self, merchant_id: str, campaign_id: str, status: str | None, after: str | None
+    def index_items(self, merchant_id: str, campaign_id: str, status: str | None, start: str | None
                     ) -> Iterable[dict[str, Any]]:
-        """Index items after sort key `after` in order, a few per request (one status, or all through gsi1)."""
+        """Index items from sort key `start` on (inclusive), in order, a few per request (one status, or every
+        status through gsi1, whose sort key is the item's followed by its status: `position_key`)."""
         index: dict[str, Any]
         if status is None:
             index, pk, sk, value = {"IndexName": "gsi1"}, "gsi1pk", "gsi1sk", all_index_pk(merchant_id, campaign_id)
@@ -147,8 +148,13 @@ class TallyReader:
             index, pk, sk, value = {"ConsistentRead": True}, "pk", "sk", index_pk(merchant_id, campaign_id, status)
         values: dict[str, Any] = {":p": {"S": value}}
         condition = f"{pk} = :p"
-        if after:  # a sort key is never empty: the first page has no range condition
-            condition += f" AND {sk} > :a"
-            values[":a"] = {"S": after}
+        if start:  # a sort key is never empty: the first page has no range condition
+            condition += f" AND {sk} >= :a"
+            values[":a"] = {"S": start}
         kwargs: dict[str, Any] = {**index, "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
         yield from self._query(Limit=INDEX_PAGE, **kwargs)
+
+
+def position_key(item: Mapping[str, Any], status: str | None) -> str:
+    """The sort key an index item is read by (its own, or gsi1's when every status is listed)."""
+    return str(item["sk"] if status is not None else item["gsi1sk"])

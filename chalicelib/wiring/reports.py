@@ -10,9 +10,11 @@ from chalicelib.reports.export import Exporter
 from chalicelib.reports.hook import AttributionHook
 from chalicelib.reports.ports import CouponSource, DeliverySource
 from chalicelib.reports.reach_log import ReachLog
+from chalicelib.reports.recipients import RecipientPages
 from chalicelib.reports.service import ReportService
 from chalicelib.reports.sources import DispatchDeliveries, WalletCouponFacts
 from chalicelib.reports.store import StatsStore
+from chalicelib.reports.tally_store import TallyReader
 from chalicelib.wiring.services import wallet_store
 from chalicelib.wiring.shared import cached_coupon, cached_timezone_of, client, clock, part, repo, timezone_of
 
@@ -52,7 +54,9 @@ def attribution_hook() -> AttributionHook:
 
 @part
 def report_service() -> ReportService:
-    return ReportService(repo("CAMPAIGN"), stats_store(), delivery_source(), coupon_source(), timezone_of, clock())
+    pages = RecipientPages(TallyReader(client("dynamodb")), RunStore(), stats_store(), reach_log(), coupon_source())
+    return ReportService(repo("CAMPAIGN"), stats_store(), delivery_source(), coupon_source(), timezone_of, clock(),
+                         pages)
 
 
 @part

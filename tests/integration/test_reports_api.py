@@ -12,6 +12,8 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
+from chalicelib.core.dynamo import commit
+from chalicelib.dispatch.model import Chunk, Entry, Outcome, Recipient, Run, RunStatus
 from chalicelib.dispatch.reaches import Reach
 from chalicelib.reports import api as reports_api
 from chalicelib.reports.model import Delivery, DeliveryStatus
@@ -30,6 +32,22 @@ class FakeDeliveries:
                    ) -> list[Delivery]:
         return [d for d in self.rows.get((merchant_id, campaign_id), [])
                 if (start is None or (d.at and d.at >= start)) and (end is None or (d.at and d.at < end))]
+
+
+OUTCOME = {DeliveryStatus.REACHED: Outcome.SUCCEEDED, DeliveryStatus.FAILED: Outcome.FAILED,
+           DeliveryStatus.SUPPRESSED: Outcome.SUPPRESSED, DeliveryStatus.HELD_OUT: Outcome.HELD_OUT,
+           DeliveryStatus.NOT_SENT: Outcome.CANCELLED}
+
+
+def index_deliveries(merchant_id: str, campaign_id: str, rows: list[Delivery]) -> None:
+    """Write the deliveries' recipient index (and counters) as dispatch's tally of one chunk would."""
+    data = wiring.repo("CAMPAIGN").get(merchant_id, campaign_id).data
+    run = Run(merchant_id, rows[0].run_id, campaign_id, SENT, data, RunStatus.SENDING, started_at=to_iso(SENT))
+    entries = {d.customer_id: Entry(OUTCOME[d.status], d.reason, d.coupon_instance_ids, to_iso(d.at or SENT))
+               for d in rows}
+    chunk = Chunk(merchant_id, run.run_id, "0000000", [Recipient(d.customer_id) for d in rows], entries,
+                  campaign_id=campaign_id)
+    commit(wiring.delivery_log().settled_ops(run, chunk, entries, SENT))
 
 
 @pytest.fixture
@@ -93,6 +111,7 @@ def seeded(api: Any, merchant: Any, runtime: Any, clock: Any, ledger: FakeDelive
         Delivery("r1", "c3", DeliveryStatus.SUPPRESSED, "no_consent", (), SENT),
         Delivery("r1", "c4", DeliveryStatus.HELD_OUT, None, (), SENT),
         Delivery("r1", "c5", DeliveryStatus.NOT_SENT, "cancelled", (), SENT)]
+    index_deliveries(merchant.id, cid, ledger.rows[(merchant.id, cid)])
     wiring.reach_log().record_reaches(merchant.id, [Reach("c1", cid, "r1", SENT, coupon_instance_ids=(ci,)),
                                                       Reach("c4", cid, "r1", SENT, held_out=True)])
     orders(api, merchant, runtime, [order("o1", "c1", SENT + timedelta(hours=1), 5000),
@@ -132,20 +151,23 @@ def test_recipients_csv_content_when_format_is_csv(api, merchant, seeded):
     at = SENT.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()  # the merchant's zone, with the offset
     assert r.text.removeprefix("\ufeff").split("\r\n") == [
         "customer_id,status,reason,run_id,at,coupons,orders,amount_fen,discount_fen,reversed_orders,churned",
-        f"c1,reached,,r1,{at},{seeded['instance']}:claimed,1,5000,100,1,unfollow",
-        f"c2,failed,channel_error,r1,{at},,0,0,0,0,",
-        f"c3,suppressed,no_consent,r1,{at},,0,0,0,0,",
+        f"c2,failed,channel_error,r1,{at},,0,0,0,0,",  # index order: run, chunk, then status and customer
         f"c4,held_out,,r1,{at},,1,800,100,0,",
         f"c5,not_sent,cancelled,r1,{at},,0,0,0,0,",
+        f"c1,reached,,r1,{at},{seeded['instance']}:claimed,1,5000,100,1,unfollow",
+        f"c3,suppressed,no_consent,r1,{at},,0,0,0,0,",
         ""]
 
 
 def test_recipients_page_with_cursor_and_status_filter(api, merchant, seeded):
     path = f"/v1/campaigns/{seeded['campaign']}/recipients"
     first = api.get(f"{path}?limit=2", token=merchant.token).json
-    assert [i["customer_id"] for i in first["items"]] == ["c1", "c2"] and first["next_cursor"]
+    assert [i["customer_id"] for i in first["items"]] == ["c2", "c4"] and first["next_cursor"]
     rest = api.get(f"{path}?limit=10&cursor={first['next_cursor']}", token=merchant.token).json
-    assert [i["customer_id"] for i in rest["items"]] == ["c3", "c4", "c5"] and rest["next_cursor"] is None
+    assert [i["customer_id"] for i in rest["items"]] == ["c5", "c1", "c3"] and rest["next_cursor"] is None
+    exact = api.get(f"{path}?limit=3", token=merchant.token).json  # a full last page says so only when more follow
+    after = api.get(f"{path}?limit=2&cursor={exact['next_cursor']}", token=merchant.token).json
+    assert [i["customer_id"] for i in after["items"]] == ["c1", "c3"] and after["next_cursor"] is None
     assert [i["customer_id"] for i in api.get(f"{path}?status=failed", token=merchant.token).json["items"]] == ["c2"]
     converted = api.get(f"{path}?status=converted", token=merchant.token).json["items"]
     assert [(i["customer_id"], i["orders"], i["amount_fen"]) for i in converted] == [("c1", 1, 5000), ("c4", 1, 800)]
