@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from chalicelib.audiences.model import MAX_MEMBERS, MAX_NAME
 from chalicelib.audiences.rule_schema import RuleJson
+from chalicelib.core.basemodel import Model
 from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body
 from chalicelib.customers.lookup import nickname_key, normalize_phone
@@ -83,14 +84,14 @@ class MembersIn(Body):
     nicknames: list[Nickname] | None = Field(default=None, max_length=MAX_NICKNAMES)
 
 
-class Unmatched(BaseModel):
+class Unmatched(Model):
     """What a list audience's last change searched for and found nobody by, as it was given."""
 
-    phones: list[str] = []
-    nicknames: list[str] = []
+    phones: list[str] = []  # noqa: RUF012 (pydantic copies a default per instance)
+    nicknames: list[str] = []  # noqa: RUF012 (pydantic copies a default per instance)
 
 
-class AudienceOut(BaseModel):
+class AudienceOut(Model):
     audience_id: str
     kind: Kind
     name: str
@@ -112,7 +113,7 @@ class AudienceOut(BaseModel):
     updated_at: str | None = None
 
 
-class AudiencePage(BaseModel):
+class AudiencePage(Model):
     items: list[AudienceOut]
     next_cursor: str | None = None
 
@@ -129,7 +130,7 @@ class EstimateIn(Body):
     audience_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
-class EstimateOut(BaseModel):
+class EstimateOut(Model):
     count: int
     sample: list[str]
     over_limit: bool
@@ -143,13 +144,13 @@ class MembersQuery(Body):
     cursor: str | None = Field(default=None, max_length=4096)
 
 
-class MembersPage(BaseModel):
+class MembersPage(Model):
     items: list[str]
     next_cursor: str | None = None
     as_of: str
 
 
-class FieldOut(BaseModel):
+class FieldOut(Model):
     name: str
     type: str
     label: str
@@ -160,10 +161,10 @@ class FieldOut(BaseModel):
     card_selector: dict[str, Any] | None = None
 
 
-class FieldList(BaseModel):
+class FieldList(Model):
     items: list[FieldOut]
 
 
-class Deleted(BaseModel):
+class Deleted(Model):
     id: str
     deleted: bool = True

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schemas import Body
 
@@ -55,7 +56,7 @@ class ExperimentIn(Body):
                                    "(recorded as a campaign event)")
 
 
-class SwitchEvent(BaseModel):
+class SwitchEvent(Model):
     """The campaign event of a recurring plan switching to its experiment's winner (from the run started `at`)."""
 
     type: Literal["switched_to_winner"] = "switched_to_winner"

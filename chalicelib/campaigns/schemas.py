@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -35,6 +34,7 @@ from chalicelib.campaigns.actions import (
 )
 from chalicelib.campaigns.lifecycle import State
 from chalicelib.campaigns.schedule_triggered import MAX_DELAY_DAYS, MAX_LOOKBACK_DAYS
+from chalicelib.core.basemodel import Model
 from chalicelib.core.clock import to_iso
 from chalicelib.core.schemas import Body, ListQuery, check_day, check_instant
 
@@ -276,7 +276,7 @@ class CampaignQuery(ListQuery):
     channel: Channel | None = None
 
 
-class CampaignOut(BaseModel):
+class CampaignOut(Model):
     campaign_id: str
     version: int
     status: State
@@ -307,12 +307,12 @@ class CampaignOut(BaseModel):
                                        "skipped (each event counted once)")
 
 
-class CampaignPage(BaseModel):
+class CampaignPage(Model):
     items: list[CampaignOut]
     next_cursor: str | None = None
 
 
-class CampaignTemplateOut(BaseModel):
+class CampaignTemplateOut(Model):
     id: str
     name: str
     name_zh: str
@@ -321,6 +321,6 @@ class CampaignTemplateOut(BaseModel):
     body: CampaignIn
 
 
-class CampaignTemplateList(BaseModel):
+class CampaignTemplateList(Model):
     items: list[CampaignTemplateOut]
     next_cursor: str | None = None

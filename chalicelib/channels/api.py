@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib import wiring
 from chalicelib.channels.inbox_store import inbox_owner
 from chalicelib.core.auth import READERS
+from chalicelib.core.basemodel import Model
 from chalicelib.core.errors import Invalid
 from chalicelib.core.http import Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -21,7 +22,7 @@ bp = Blueprint(__name__)
 TAG = "wallet"
 
 
-class InboxCouponOut(BaseModel):
+class InboxCouponOut(Model):
     instance_id: str
     coupon_id: str
     name: str
@@ -30,7 +31,7 @@ class InboxCouponOut(BaseModel):
     status: str = Field(description="current status: issued (claimable), claimed, redeemed or expired")
 
 
-class InboxMessageOut(BaseModel):
+class InboxMessageOut(Model):
     message_id: str
     sent_at: str
     local_date: str
@@ -42,7 +43,7 @@ class InboxMessageOut(BaseModel):
     coupons: list[InboxCouponOut]
 
 
-class InboxPage(BaseModel):
+class InboxPage(Model):
     items: list[InboxMessageOut]
     next_cursor: str | None = None
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from chalicelib import wiring
 from chalicelib.contents.render import template_variables
 from chalicelib.contents.schemas import AttachmentOut, ContentIn, ContentOut, ContentPage, ContentPatch
 from chalicelib.core.auth import READERS, WRITERS
+from chalicelib.core.basemodel import Model
 from chalicelib.core.http import Reply, Request, invalid_from, route
 from chalicelib.core.idempotency import derive_id, fingerprint
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -19,7 +20,7 @@ bp = Blueprint(__name__)
 TAG = "contents"
 
 
-class ContentDeleted(BaseModel):
+class ContentDeleted(Model):
     id: str
     deleted: bool = True
 

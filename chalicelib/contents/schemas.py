@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from chalicelib.contents.render import TemplateError, template_variables
+from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body
 
 MB = 1024 * 1024
@@ -72,14 +73,14 @@ class ContentPatch(ContentFields):
     """PATCH /v1/contents/{id}: the fields given replace the stored ones."""
 
 
-class AttachmentOut(BaseModel):
+class AttachmentOut(Model):
     type: str
     url: str
     size_bytes: int | None
     title: str | None
 
 
-class ContentOut(BaseModel):
+class ContentOut(Model):
     content_id: str
     version: int
     name: str
@@ -91,6 +92,6 @@ class ContentOut(BaseModel):
     updated_at: str
 
 
-class ContentPage(BaseModel):
+class ContentPage(Model):
     items: list[ContentOut]
     next_cursor: str | None = None

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, create_model
 from pydantic_core import PydanticCustomError
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.clock import MAX_FUTURE_SKEW
 
 # Input days and instants stay in a range where local-day / UTC conversions and day arithmetic cannot overflow
@@ -74,7 +75,7 @@ PastDay = Annotated[date, AfterValidator(check_day), AfterValidator(check_day_no
 PastInstant = Annotated[AwareDatetime, AfterValidator(check_instant), AfterValidator(check_not_ahead)]
 
 
-class Body(BaseModel):
+class Body(Model):
     """Base of request bodies: unknown fields are a 400, never silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
@@ -93,7 +94,8 @@ def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
         optional.default = None
         optional.default_factory = None
         fields[field_name] = (annotation | None, optional)
-    made: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__,
+    made: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid", defer_build=True),
+                                         __doc__=model.__doc__,
                                          **fields)
     return made
 
@@ -117,18 +119,18 @@ class ListQuery(Body):
     cursor: str | None = Field(default=None, max_length=2048)
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     field: str | None
     reason: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Model):
     code: str
     message: str
     field: str | None = None
     reason: str
-    details: list[ErrorDetail] = []
+    details: list[ErrorDetail] = []  # noqa: RUF012 (pydantic copies a default per instance)
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: ErrorInfo

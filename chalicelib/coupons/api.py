@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from chalicelib import wiring
 from chalicelib.core.auth import READERS, WRITERS
+from chalicelib.core.basemodel import Model
 from chalicelib.core.http import Reply, Request, invalid_from, route
 from chalicelib.core.idempotency import derive_id, fingerprint
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -20,7 +21,7 @@ bp = Blueprint(__name__)
 TAG = "coupons"
 
 
-class CouponDeleted(BaseModel):
+class CouponDeleted(Model):
     id: str
     deleted: bool = True
 

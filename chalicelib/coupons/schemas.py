@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.errors import FieldIssue, Invalid
 from chalicelib.core.schemas import Body, Day, ListQuery
 
@@ -109,7 +110,7 @@ def check_coupon(c: CouponIn) -> dict[str, Any]:
     return c.model_dump(mode="json")
 
 
-class CouponOut(BaseModel):
+class CouponOut(Model):
     coupon_id: str
     version: int
     status: str
@@ -132,7 +133,7 @@ class CouponOut(BaseModel):
     updated_at: str
 
 
-class CouponPage(BaseModel):
+class CouponPage(Model):
     items: list[CouponOut]
     next_cursor: str | None = None
 
@@ -145,7 +146,7 @@ class WalletQuery(ListQuery):
     status: Literal["issued", "claimed", "redeemed", "expired"] | None = None
 
 
-class InstanceOut(BaseModel):
+class InstanceOut(Model):
     instance_id: str
     coupon_id: str
     customer_id: str
@@ -166,6 +167,6 @@ class InstanceOut(BaseModel):
     discount_fen: int | None
 
 
-class InstancePage(BaseModel):
+class InstancePage(Model):
     items: list[InstanceOut]
     next_cursor: str | None = None

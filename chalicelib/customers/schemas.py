@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body, Day, PastDay, PastInstant
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -162,25 +163,25 @@ class EventBatchIn(BatchIn):
     items: Annotated[list[dict[str, Any]], documented_items(EventIn)]
 
 
-class ItemError(BaseModel):
+class ItemError(Model):
     field: str
     reason: str
 
 
-class ItemResult(BaseModel):
+class ItemResult(Model):
     index: int
     id: str | None
     ok: bool
-    errors: list[ItemError] = []
+    errors: list[ItemError] = []  # noqa: RUF012 (pydantic copies a default per instance)
 
 
-class BatchResult(BaseModel):
+class BatchResult(Model):
     accepted: int
     rejected: int
     results: list[ItemResult]
 
 
-class Metrics(BaseModel):
+class Metrics(Model):
     """Derived metrics of a customer as of `as_of`."""
 
     as_of: datetime
@@ -209,13 +210,13 @@ class Metrics(BaseModel):
     reachable_channels: list[str]
 
 
-class CustomerOut(BaseModel):
+class CustomerOut(Model):
     customer_id: str
     profile: dict[str, Any] | None
     metrics: Metrics
 
 
-class OrderOut(BaseModel):
+class OrderOut(Model):
     """An order as it was last ingested."""
 
     order_id: str
@@ -223,12 +224,12 @@ class OrderOut(BaseModel):
     paid_at: datetime
     amount_fen: int
     discount_fen: int = 0
-    items: list[ItemLine] = []
+    items: list[ItemLine] = []  # noqa: RUF012 (pydantic copies a default per instance)
     order_type: str = "standard"
     status: str
     coupon_instance_id: str | None = None
 
 
-class OrderPage(BaseModel):
+class OrderPage(Model):
     items: list[OrderOut]
     next_cursor: str | None = None

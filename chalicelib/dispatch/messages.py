@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from chalicelib.core.basemodel import Model
 from chalicelib.dispatch.model import DueItem
 
 
-class PlanMessage(BaseModel):
+class PlanMessage(Model):
     """The plan queue: plan one segment of a run (a segment short of time sends itself again)."""
 
     model_config = ConfigDict(frozen=True)
@@ -20,7 +21,7 @@ class PlanMessage(BaseModel):
     segment: int = Field(ge=0, le=255)
 
 
-class ChunkMessage(BaseModel):
+class ChunkMessage(Model):
     """The dispatch queue: deliver one chunk of a run."""
 
     model_config = ConfigDict(frozen=True)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.clock import to_iso
 from chalicelib.core.schemas import ListQuery
 from chalicelib.dispatch.model import Run
 from chalicelib.dispatch.runs import Progress
 
 
-class ProgressOut(BaseModel):
+class ProgressOut(Model):
     targeted: int
     held_out: int
     suppressed: dict[str, int] = Field(description="suppressed recipients by reason")
@@ -22,7 +23,7 @@ class ProgressOut(BaseModel):
     pending: int = Field(description="not yet sent")
 
 
-class RunOut(BaseModel):
+class RunOut(Model):
     run_id: str
     campaign_id: str
     kind: str = Field(description="occurrence, birthday (daily check) or touches (a triggered campaign's day)")
@@ -33,7 +34,7 @@ class RunOut(BaseModel):
     progress: ProgressOut
 
 
-class RunPage(BaseModel):
+class RunPage(Model):
     items: list[RunOut]
     next_cursor: str | None = None
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from chalicelib.core.basemodel import Model
 
 
-class Range(BaseModel):
+class Range(Model):
     low: float
     high: float
 
 
-class ArmCoupons(BaseModel):
+class ArmCoupons(Model):
     """The treatment's coupon instances by state (claimed counts redeemed ones too)."""
 
     issued: int
@@ -20,7 +22,7 @@ class ArmCoupons(BaseModel):
     redeemed: int
 
 
-class LiftFigure(BaseModel):
+class LiftFigure(Model):
     """This row minus the base on one metric, with its 95 % interval (none under 30 recipients a side)."""
 
     difference: float | None
@@ -30,7 +32,7 @@ class LiftFigure(BaseModel):
     significant: bool
 
 
-class ArmOut(BaseModel):
+class ArmOut(Model):
     """One treatment (or the holdout row): its funnel, money and coupons, and per-recipient rates."""
 
     name: str
@@ -54,7 +56,7 @@ class ArmOut(BaseModel):
     vs_first: dict[str, LiftFigure] = Field(description="per metric: this treatment minus the first treatment")
 
 
-class VerdictOut(BaseModel):
+class VerdictOut(Model):
     """The winner on the campaign's metric with the interval of its lead, or "not yet decided" and what it needs."""
 
     status: str = Field(description="decided | not_yet_decided")
@@ -74,7 +76,7 @@ class VerdictOut(BaseModel):
     min_conversions_per_arm: int
 
 
-class SwitchOut(BaseModel):
+class SwitchOut(Model):
     """The campaign event of a recurring plan switching to the winner: every later run sends it to everyone."""
 
     treatment: str
@@ -83,7 +85,7 @@ class SwitchOut(BaseModel):
     reason: str
 
 
-class ExperimentOut(BaseModel):
+class ExperimentOut(Model):
     metric: str
     switch_to_winner: bool
     arms: list[ArmOut] = Field(description="each treatment in the campaign's order, then the holdout row")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body, Day, ListQuery
 from chalicelib.reports.experiment_schemas import ExperimentOut
 
@@ -37,7 +38,7 @@ class HistoryQuery(ListQuery):
     format: Format = "json"
 
 
-class Funnel(BaseModel):
+class Funnel(Model):
     """Distinct customers: targeted (incl. held out) → reached → ordered (any attributed order) → paid."""
 
     targeted: int
@@ -47,13 +48,13 @@ class Funnel(BaseModel):
     paid: int
 
 
-class Reasons(BaseModel):
+class Reasons(Model):
     failed: dict[str, int]
     suppressed: dict[str, int]
     not_sent: dict[str, int]
 
 
-class Revenue(BaseModel):
+class Revenue(Model):
     orders: int
     gmv_fen: int
     discount_fen: int
@@ -62,7 +63,7 @@ class Revenue(BaseModel):
     control_gmv_fen: int
 
 
-class CouponFigures(BaseModel):
+class CouponFigures(Model):
     issued: int
     claimed: int
     redeemed: int
@@ -70,7 +71,7 @@ class CouponFigures(BaseModel):
     claimers: int
 
 
-class Churn(BaseModel):
+class Churn(Model):
     """Reached customers who unsubscribed / unfollowed within the window after the reach (触达流失)."""
 
     unsubscribed: int
@@ -79,7 +80,7 @@ class Churn(BaseModel):
     rate: float | None
 
 
-class Rates(BaseModel):
+class Rates(Model):
     reach_rate: float | None = Field(description="reached / (targeted - held out)")
     order_rate: float | None = Field(description="ordered / reached")
     conversion_rate: float | None = Field(description="paid / reached")
@@ -87,7 +88,7 @@ class Rates(BaseModel):
     control_conversion_rate: float | None
 
 
-class LiftOut(BaseModel):
+class LiftOut(Model):
     """Treated vs holdout conversion, difference of proportions with a 95 % Wald interval."""
 
     status: str = Field(description="ok | insufficient | no_holdout")
@@ -108,7 +109,7 @@ class LiftOut(BaseModel):
     min_conversions_per_arm: int
 
 
-class DayPoint(BaseModel):
+class DayPoint(Model):
     day: date
     reached: int
     orders: int
@@ -118,7 +119,7 @@ class DayPoint(BaseModel):
     churn: int
 
 
-class ReportOut(BaseModel):
+class ReportOut(Model):
     campaign_id: str
     name: str | None
     timezone: str
@@ -137,13 +138,13 @@ class ReportOut(BaseModel):
                                              "holdout, the funnel, money, coupons, lifts and the verdict")
 
 
-class CouponState(BaseModel):
+class CouponState(Model):
     instance_id: str
     coupon_id: str
     status: str
 
 
-class RecipientOut(BaseModel):
+class RecipientOut(Model):
     customer_id: str
     status: str
     reason: str | None
@@ -157,12 +158,12 @@ class RecipientOut(BaseModel):
     churned: list[str]
 
 
-class RecipientPage(BaseModel):
+class RecipientPage(Model):
     items: list[RecipientOut]
     next_cursor: str | None = None
 
 
-class ExportLink(BaseModel):
+class ExportLink(Model):
     """A large CSV export, put in S3: download it from `url` before it expires."""
 
     url: str
@@ -170,7 +171,7 @@ class ExportLink(BaseModel):
     expires_in: int
 
 
-class TopCampaign(BaseModel):
+class TopCampaign(Model):
     campaign_id: str
     name: str | None
     reached: int
@@ -178,7 +179,7 @@ class TopCampaign(BaseModel):
     gmv_fen: int
 
 
-class DashboardOut(BaseModel):
+class DashboardOut(Model):
     period: str
     timezone: str
     day_from: date
@@ -194,7 +195,7 @@ class DashboardOut(BaseModel):
     top_campaigns: list[TopCampaign]
 
 
-class HistoryRow(BaseModel):
+class HistoryRow(Model):
     instance_id: str
     coupon_id: str
     coupon_name: str
@@ -211,6 +212,6 @@ class HistoryRow(BaseModel):
     order_id: str | None
 
 
-class HistoryPage(BaseModel):
+class HistoryPage(Model):
     items: list[HistoryRow]
     next_cursor: str | None = None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body, ListQuery
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -21,7 +22,7 @@ class CompleteTaskIn(Body):
     note: str | None = Field(default=None, max_length=500)
 
 
-class StaffTaskOut(BaseModel):
+class StaffTaskOut(Model):
     task_id: str
     staff_id: str
     customer_id: str
@@ -39,6 +40,6 @@ class StaffTaskOut(BaseModel):
     note: str | None
 
 
-class StaffTaskPage(BaseModel):
+class StaffTaskPage(Model):
     items: list[StaffTaskOut]
     next_cursor: str | None = None

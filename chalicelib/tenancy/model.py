@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.core.auth import Role
+from chalicelib.core.basemodel import Model
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # available_timezones() also lists files of the machine's zone directory that are not IANA zones (localtime is the
 # host's own setting, posix/ and right/ are copies): a merchant's zone must mean the same on every machine.
-_ZONES = frozenset(z for z in available_timezones()
-                   if z not in {"localtime", "posixrules", "Factory"} and not z.startswith(("posix/", "right/")))
+# Listed on first use: the listing walks the zone database's files, which a function that checks no zone (all but
+# the API) should not pay for at its cold start.
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(z for z in available_timezones()
+                     if z not in {"localtime", "posixrules", "Factory"} and not z.startswith(("posix/", "right/")))
 
 
 def check_timezone(value: str) -> str:
     """An IANA zone name zoneinfo knows."""
-    if value not in _ZONES:
+    if value not in _zones():
         raise ValueError(f"unknown IANA time zone {value!r}")
     ZoneInfo(value)
     return value
 
 
-class Strict(BaseModel):
+class Strict(Model):
     """Base for settings sections: unknown keys are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.core.auth import Role
+from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body, partial_model
 from chalicelib.tenancy.model import Guardrails, QuietHours, RfmThresholds
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
     time: str
 
@@ -39,7 +40,7 @@ SettingsPatch.__doc__ = ("PATCH /v1/settings, a JSON Merge Patch (RFC 7396): onl
                          "sections merge field by field, null resets a field to its default (clears an optional one)")
 
 
-class SettingsOut(BaseModel):
+class SettingsOut(Model):
     merchant_id: str
     version: int
     store_name: str
@@ -61,7 +62,7 @@ class KeyIn(Body):
     label: str = Field(default="", max_length=64)
 
 
-class KeyOut(BaseModel):
+class KeyOut(Model):
     key_id: str
     role: Role
     staff_id: str | None
@@ -74,6 +75,6 @@ class KeyCreated(KeyOut):
     api_key: str = Field(description="the secret, shown only in this response")
 
 
-class KeyPage(BaseModel):
+class KeyPage(Model):
     items: list[KeyOut]
     next_cursor: str | None = None
