@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.channels.base import Addressee, Message, Outcome, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, provider_reason, send_each
 from chalicelib.tenancy.model import MerchantSettings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -60,7 +60,7 @@ class EmailChannel:
                     Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
                              "Body": {"Text": {"Data": _body(message), "Charset": "UTF-8"}}})
             except ClientError as exc:
-                return Outcome(cid, False, f"provider_error:{exc.response.get('Error', {}).get('Code', 'unknown')}")
+                return Outcome(cid, False, provider_reason(self.name, recipient.merchant_id, exc))
             return Outcome(cid, True, None, sent.get("MessageId"))
 
         return send_each(self.name, batch, one)

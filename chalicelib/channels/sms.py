@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.channels.base import Addressee, Message, Outcome, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, provider_reason, send_each
 from chalicelib.tenancy.model import MerchantSettings
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -53,7 +53,7 @@ class SmsChannel:
                     return Outcome(cid, False, "opted_out")
                 sent = self._client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes)
             except ClientError as exc:
-                return Outcome(cid, False, f"provider_error:{exc.response.get('Error', {}).get('Code', 'unknown')}")
+                return Outcome(cid, False, provider_reason(self.name, recipient.merchant_id, exc))
             return Outcome(cid, True, None, sent.get("MessageId"))
 
         return send_each(self.name, batch, one)

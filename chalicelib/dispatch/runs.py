@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.core.errors import NotFound
+from chalicelib.core.reasons import public_counts
 from chalicelib.dispatch.model import MAX_RECEIVES, Chunk, ChunkState, Outcome, Run, RunStatus
 from chalicelib.dispatch.ports import RunRepo
 
@@ -45,8 +46,8 @@ def progress(chunks: Iterable[Chunk]) -> Progress:
             out.targeted += 1
             entry = chunk.ledger.get(r.customer_id)
             if entry is None or entry.outcome in (Outcome.HANDING, Outcome.DEFERRED, Outcome.RETRY):
-                if dead:
-                    failed[f"dead_letter: {chunk.last_error or 'unknown'}"] += 1
+                if dead:  # the chunk's last error stays in the store and our logs, never in a response
+                    failed["dead_letter"] += 1
                 else:
                     out.pending += 1
                     out.handed_over += entry is not None and entry.outcome is Outcome.HANDING
@@ -62,8 +63,8 @@ def progress(chunks: Iterable[Chunk]) -> Progress:
                 out.handed_over += (entry.reason or "") not in NOT_HANDED
             else:
                 out.cancelled += 1
-    out.suppressed = dict(sorted(suppressed.items()))
-    out.failed_reasons = dict(sorted(failed.items()))
+    out.suppressed = public_counts("suppressed", dict(suppressed))
+    out.failed_reasons = public_counts("failed", dict(failed))
     out.failed = sum(failed.values())
     return out
 

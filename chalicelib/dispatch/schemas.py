@@ -14,11 +14,11 @@ from chalicelib.dispatch.runs import Progress
 class ProgressOut(Model):
     targeted: int
     held_out: int
-    suppressed: dict[str, int] = Field(description="suppressed recipients by reason")
+    suppressed: dict[str, int] = Field(description="suppressed recipients by reason (codes: docs/reasons.md)")
     handed_over: int
     succeeded: int
     failed: int
-    failed_reasons: dict[str, int] = Field(description="failed recipients by reason (dead_letter: <last error>)")
+    failed_reasons: dict[str, int] = Field(description="failed recipients by reason (codes: docs/reasons.md)")
     cancelled: int = Field(description="not sent: the campaign was cancelled")
     pending: int = Field(description="not yet sent")
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.core.clock import Clock, parse_iso, to_iso
+from chalicelib.core.reasons import INTERNAL, public_reason
 from chalicelib.coupons.model import CouponInstance
 from chalicelib.coupons.terms import effective_status
 from chalicelib.reports.model import CouponFact, Delivery, DeliveryStatus
@@ -38,7 +39,7 @@ def _text(value: Any) -> str:
 
 
 def delivery_of(run_id: str, customer_id: str, entry: Any, chunk_state: str, started: datetime | None) -> Delivery:
-    """A ledger entry (dispatch.model.Entry or None) folded into a report status."""
+    """A ledger entry (dispatch.model.Entry or None) folded into a report status with a public reason code."""
     if entry is None:
         why = "cancelled" if chunk_state == "cancelled" else "pending"
         return Delivery(run_id, customer_id, DeliveryStatus.NOT_SENT, why, (), started)
@@ -48,9 +49,13 @@ def delivery_of(run_id: str, customer_id: str, entry: Any, chunk_state: str, sta
     mapping = {"succeeded": DeliveryStatus.REACHED, "held_out": DeliveryStatus.HELD_OUT,
                "suppressed": DeliveryStatus.SUPPRESSED, "failed": DeliveryStatus.FAILED}
     status = mapping.get(outcome, DeliveryStatus.NOT_SENT)
-    reason: str | None = entry.reason if status is not DeliveryStatus.NOT_SENT else (entry.reason or outcome)
+    reason: str | None
     if status in (DeliveryStatus.REACHED, DeliveryStatus.HELD_OUT):
         reason = None
+    elif status is DeliveryStatus.NOT_SENT:  # a waiting entry's reason is its instant: the outcome says why
+        reason = public_reason("not_sent", outcome)
+    else:
+        reason = public_reason(status.value, entry.reason) or INTERNAL
     return Delivery(run_id, customer_id, status, reason, instances, at)
 
 

@@ -71,13 +71,25 @@ def test_screen_holds_out_then_caps_then_checks_consent():
 def test_progress_counts_each_outcome_and_dead_letters_when_a_chunk_died():
     alive = Chunk("m", "r", "1", [Recipient(c) for c in "abcdef"], {
         "a": Entry(Outcome.HELD_OUT), "b": Entry(Outcome.SUPPRESSED, "no_consent"), "c": Entry(Outcome.SUCCEEDED),
-        "d": Entry(Outcome.FAILED, "http_500"), "e": Entry(Outcome.HANDING)})
+        "d": Entry(Outcome.FAILED, "webhook_failed"), "e": Entry(Outcome.HANDING)})
     dead = Chunk("m", "r", "2", [Recipient("g"), Recipient("h")], {"g": Entry(Outcome.SUCCEEDED)},
-                 ChunkState.READY, receives=5, last_error="boom")
+                 ChunkState.READY, receives=5, last_error="KeyError: 'arn:aws:dynamodb:…' boom")
     p = progress([alive, dead])
     assert (p.targeted, p.held_out, p.succeeded, p.pending, p.handed_over) == (8, 1, 2, 2, 4)
     assert p.suppressed == {"no_consent": 1}
-    assert p.failed_reasons == {"dead_letter: boom": 1, "http_500": 1}
+    assert p.failed_reasons == {"dead_letter": 1, "webhook_failed": 1}  # the chunk's error text stays inside
+
+
+def test_progress_shows_codes_only_when_a_ledger_holds_free_text():
+    """Reasons a tenant sees come from a fixed vocabulary; anything else (exception text, an undocumented code)
+    reads internal_error and goes to our logs."""
+    chunk = Chunk("m", "r", "1", [Recipient(c) for c in "abcd"], {
+        "a": Entry(Outcome.FAILED, "ClientError: An error occurred (AccessDenied) arn:aws:ses:…"),
+        "b": Entry(Outcome.FAILED, "http_404"), "c": Entry(Outcome.SUPPRESSED, "Traceback (most recent call)"),
+        "d": Entry(Outcome.FAILED, "out_of_stock")})
+    p = progress([chunk])
+    assert p.failed_reasons == {"internal_error": 2, "out_of_stock": 1}
+    assert p.suppressed == {"internal_error": 1}
 
 
 def test_keys_are_deterministic_and_buckets_are_utc_minutes():
