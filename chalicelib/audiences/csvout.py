@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from chalicelib.audiences.model import Member
 from chalicelib.core.csvtext import render
-from chalicelib.customers.convert import mask_phone
+from chalicelib.core.pii import mask_phone
 
 HEADER = ("customer_id", "nickname", "phone")
 

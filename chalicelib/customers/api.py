@@ -42,10 +42,11 @@ def ingest_events(req: Request) -> BatchResult:
     return wiring.ingest_service().ingest_events(req.principal.merchant_id, req.body.items)
 
 
-@route(bp, "/v1/customers/{customer_id}", "GET", summary="Profile (phone masked) and derived metrics now",
+@route(bp, "/v1/customers/{customer_id}", "GET", summary="Profile (phone masked; e-mail and birthday only to "
+       "admin / operator keys) and derived metrics now",
        tag=TAG, roles=READERS, response=CustomerOut)
 def get_customer(req: Request, customer_id: str) -> CustomerOut:
-    out = wiring.customer_reader().customer(req.principal.merchant_id, customer_id)
+    out = wiring.customer_reader().customer(req.principal.merchant_id, customer_id, req.principal.role)
     if out is None:
         raise NotFound(f"no customer {customer_id}", field="path.customer_id")
     return out

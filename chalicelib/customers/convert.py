@@ -58,12 +58,3 @@ def event_from_doc(doc: dict[str, Any]) -> EventFact:
         value=doc.get("value"), content=doc.get("content"),
         rating=rating if rating in ("good", "bad") else None,
         channel=doc.get("channel"), order_id=doc.get("order_id"), items=tuple(doc.get("item_ids") or ()))
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """Keep the country prefix / first three and the last four digits."""
-    if not phone:
-        return phone
-    if len(phone) <= 7:
-        return phone[:1] + "*" * (len(phone) - 1)
-    return phone[:-8] + "****" + phone[-4:] if phone.startswith("+") else phone[:3] + "****" + phone[-4:]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from chalicelib.core.auth import Role
 from chalicelib.core.clock import Clock
-from chalicelib.customers.convert import mask_phone, profile_from_doc
+from chalicelib.core.pii import shown_profile
+from chalicelib.customers.convert import profile_from_doc
 from chalicelib.customers.metrics import facts_as_of
 from chalicelib.customers.model import CustomerActivity, activity_from_doc
 from chalicelib.customers.rows import CustomerRow
@@ -26,7 +28,8 @@ class CustomerReader:
         self._tz = timezone_of
         self._clock = clock
 
-    def customer(self, merchant_id: str, customer_id: str) -> CustomerOut | None:
+    def customer(self, merchant_id: str, customer_id: str, role: Role = Role.READONLY) -> CustomerOut | None:
+        """The profile as `role` may see it (core.pii: readonly keys get no full e-mail or birthday) and metrics."""
         row = self._rows.get_row(merchant_id, customer_id)
         if row is None:
             return None
@@ -35,9 +38,7 @@ class CustomerReader:
         profile = profile_from_doc(customer_id, row.profile)
         activity = activity_from_doc(row.activity) if row.activity else CustomerActivity()
         f = facts_as_of(profile, activity, tz, now)
-        shown = dict(row.profile) if row.profile else None
-        if shown is not None:
-            shown["phone"] = mask_phone(shown.get("phone"))
+        shown = shown_profile(row.profile, role) if row.profile else None
         metrics = Metrics(
             as_of=now, first_order_at=f.first_order_at, last_order_at=f.last_order_at,
             orders_total=f.orders_total, spend_total=f.spend_total, aov=f.aov, orders_30d=f.orders_30d,

@@ -9,7 +9,7 @@ from chalicelib.core.auth import ALL_ROLES, Principal, Role
 from chalicelib.core.clock import to_iso
 from chalicelib.core.http import Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
-from chalicelib.customers.convert import mask_phone
+from chalicelib.core.pii import mask_phone
 from chalicelib.staff.model import StaffTask
 from chalicelib.staff.schemas import CompleteTaskIn, StaffTaskOut, StaffTaskPage, StaffTaskQuery
 
