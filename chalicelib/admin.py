@@ -1,4 +1,6 @@
-"""Operator CLI: `python -m chalicelib.admin [--stack NAME] create-merchant | create-key | revoke-key`.
+"""Operator CLI: `python -m chalicelib.admin [--stack NAME] create-merchant | create-key | revoke-key`, and the
+sender commands `register-sender | unregister-sender | list-senders --merchant M [--email A | --email-domain D |
+--sms-sender-id S]`.
 
 Runs with the operator's own AWS credentials (the functions' roles cannot write API keys). Against a deployed
 stage, `--stack` reads the physical table names from the stack (CloudFormation names them); without it the names
@@ -16,6 +18,7 @@ from chalicelib import wiring
 from chalicelib.core.auth import Role
 from chalicelib.core.errors import AppError
 from chalicelib.core.stacknames import stack_environment
+from chalicelib.tenancy import senders_cli
 from chalicelib.tenancy.model import check_timezone
 
 ROLES = ("admin", "operator", "staff", "readonly")
@@ -37,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke a key at once (e.g. a leaked one)")
     revoke.add_argument("--merchant", required=True)
     revoke.add_argument("--key-id", required=True)
+    senders_cli.add_commands(commands)
     return parser
 
 
@@ -58,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.stack:
         _use_stack(args.stack, args.region, argv)
     service = wiring.tenancy_service()
+    if args.command in senders_cli.COMMANDS:
+        senders_cli.run(args, parser, wiring.sender_registry(), service.merchant)
+        return 0
     try:
         if args.command == "create-merchant":
             try:

@@ -24,13 +24,16 @@ def _body(message: Message) -> str:
 
 
 class EmailChannel:
-    """`client` is a boto3 SES client; no sender configured means every e-mail fails with `no_sender`."""
+    """`client` is a boto3 SES client; no sender configured means every e-mail fails with `no_sender`, a sender no
+    longer registered to the merchant (tenancy.senders) with `sender_not_registered`: SES never sees it."""
 
     name = "email"
 
-    def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings]) -> None:
+    def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings],
+                 sender_allowed: Callable[[str, str], bool]) -> None:
         self._client = client
         self._settings = settings_of
+        self._allowed = sender_allowed  # (merchant, address): registered to this merchant by an operator
 
     def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None:
         """Why this e-mail cannot be sent, known before anything is committed (dispatch asks first)."""
@@ -40,6 +43,8 @@ class EmailChannel:
             return "invalid_address"
         if settings is not None and not settings.email_sender:
             return "no_sender"
+        if settings is not None and not self._allowed(recipient.merchant_id, settings.email_sender or ""):
+            return "sender_not_registered"  # unregistered by an operator since it was set
         return None
 
     def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:

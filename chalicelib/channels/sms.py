@@ -16,13 +16,16 @@ MAX_SMS_CHARS = 1600  # SNS refuses longer SMS bodies
 
 
 class SmsChannel:
-    """`client` is a boto3 SNS client; settings supply the optional sender id."""
+    """`client` is a boto3 SNS client; settings supply the optional sender id, which must be registered to the
+    merchant (tenancy.senders): otherwise the SMS fails with `sender_not_registered`."""
 
     name = "sms"
 
-    def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings]) -> None:
+    def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings],
+                 sender_allowed: Callable[[str, str], bool]) -> None:
         self._client = client
         self._settings = settings_of
+        self._allowed = sender_allowed  # (merchant, sender id): registered to this merchant by an operator
 
     def check(self, recipient: Addressee, message: Message, settings: MerchantSettings | None) -> str | None:
         """Why this message cannot be sent, known before anything is committed (dispatch asks first)."""
@@ -32,6 +35,9 @@ class SmsChannel:
             return "invalid_phone"
         if len(message.text) > MAX_SMS_CHARS:
             return "too_long"
+        sender = settings.sms_sender_id if settings is not None else None
+        if sender and not self._allowed(recipient.merchant_id, sender):
+            return "sender_not_registered"  # unregistered by an operator since it was set
         return None
 
     def send(self, batch: list[tuple[Addressee, Message]]) -> list[Outcome]:
@@ -46,6 +52,8 @@ class SmsChannel:
                 senders[recipient.merchant_id] = self._settings(recipient.merchant_id).sms_sender_id
             attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Promotional"}}
             sender = senders[recipient.merchant_id]
+            if sender and not self._allowed(recipient.merchant_id, sender):
+                return Outcome(cid, False, "sender_not_registered")
             if sender:
                 attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender}
             try:

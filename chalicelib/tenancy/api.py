@@ -55,9 +55,9 @@ def get_settings(req: Request) -> Reply:
     return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
 
 
-def _checked(document: dict[str, Any]) -> MerchantSettings:
+def _checked(merchant: str, document: dict[str, Any]) -> MerchantSettings:
     """The settings a PUT or a merged PATCH would store, validated whole (the webhook address against the egress
-    policy too)."""
+    policy too, the senders against the identities registered to this merchant)."""
     try:
         new = MerchantSettings.model_validate(document)
     except ValidationError as exc:
@@ -67,6 +67,7 @@ def _checked(document: dict[str, Any]) -> MerchantSettings:
             check_url(new.webhook_url, wiring.egress_policy())
         except Refused as exc:
             raise Invalid(f"webhook_url {exc}", field="body.webhook_url") from exc
+    wiring.sender_registry().check_settings(merchant, new.email_sender, new.sms_sender_id)
     return new
 
 
@@ -75,7 +76,7 @@ def _checked(document: dict[str, Any]) -> MerchantSettings:
        "fields given", tag=TAG, roles=ADMIN_ONLY, body=SettingsIn, response=SettingsOut, if_match=True)
 def put_settings(req: Request) -> Reply:
     body: SettingsIn = req.body
-    new = _checked(body.model_dump())
+    new = _checked(req.principal.merchant_id, body.model_dump())
     given = "webhook_secret" in body.model_fields_set
     settings, version = wiring.tenancy_service().put_settings(req.principal.merchant_id, new, req.if_match, given)
     return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
@@ -91,7 +92,7 @@ def patch_settings(req: Request) -> Reply:
     # Without If-Match the write is still conditional on the version read here: a concurrent change is never lost.
     expected = req.if_match if req.if_match is not None else version
     patch = req.body.model_dump(mode="json", exclude_unset=True)
-    new = _checked(merge_patch(current.model_dump(mode="json"), patch))
+    new = _checked(merchant, merge_patch(current.model_dump(mode="json"), patch))
     settings, version = service.put_settings(merchant, new, expected, secret_given=True)
     return Reply(_settings_out(merchant, settings, version), headers={"ETag": f'"{version}"'})
 

@@ -30,7 +30,16 @@ from chalicelib.customers.store import CustomerStore
 from chalicelib.staff.service import StaffTaskService
 from chalicelib.staff.store import TaskStore
 from chalicelib.wiring import guardrails
-from chalicelib.wiring.shared import client, clock, egress_policy, merchant_settings, part, repo, timezone_of
+from chalicelib.wiring.shared import (
+    client,
+    clock,
+    egress_policy,
+    merchant_settings,
+    part,
+    repo,
+    sender_registry,
+    timezone_of,
+)
 
 
 @part
@@ -98,8 +107,8 @@ def _inbox_limit(merchant_id: str) -> int:
 CHANNELS: dict[str, Callable[[], Channel]] = {
     "wallet": WalletChannel,
     "inbox": lambda: InboxChannel(inbox_store(), timezone_of, _inbox_limit, clock()),
-    "sms": lambda: SmsChannel(client("sns"), merchant_settings),
-    "email": lambda: EmailChannel(client("ses"), merchant_settings),
+    "sms": lambda: SmsChannel(client("sns"), merchant_settings, sender_registry().sms_allowed),
+    "email": lambda: EmailChannel(client("ses"), merchant_settings, sender_registry().email_allowed),
     "webhook": lambda: WebhookChannel(merchant_settings, clock(), breaker=Breaker(repo("BREAKER"), "webhook"),
                                       policy=egress_policy()),
     "staff_task": lambda: StaffTaskChannel(staff_service()),

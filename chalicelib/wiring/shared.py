@@ -23,6 +23,7 @@ from chalicelib.core.dynamo import DefinitionRepo, KeyItem, reset_connection
 from chalicelib.core.egress import PUBLIC, EgressPolicy
 from chalicelib.core.records import Record
 from chalicelib.tenancy.model import MerchantSettings
+from chalicelib.tenancy.senders import SenderRegistry
 from chalicelib.tenancy.service import TenancyService
 
 P = ParamSpec("P")
@@ -105,6 +106,12 @@ def repo(kind: str) -> DefinitionRepo:
 @part
 def tenancy_service() -> TenancyService:
     return TenancyService(repo("MERCHANT"), DefinitionRepo("KEY", KeyItem), repo("SETTINGS"), clock())
+
+
+@part
+def sender_registry() -> SenderRegistry:
+    """E-mail and SMS senders an operator registered per merchant (checked on PUT /v1/settings and every send)."""
+    return SenderRegistry(repo("SENDER"), repo("SENDER_OWNER"), clock())
 
 
 def merchant_settings(merchant_id: str) -> MerchantSettings:

@@ -104,8 +104,10 @@ def role_policy(function: str, log_group_id: str) -> dict[str, Any]:
         statements.append(_allow("Exports", ["s3:GetObject", "s3:PutObject"], sub("${ExportBucket.Arn}/exports/*")))
     if access.messages:
         statements += [
-            _allow("SendEmail", ["ses:SendEmail", "ses:SendRawEmail"],
-                   sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*")),
+            # Only the identities the operator listed, and only From addresses they cover (template Parameters):
+            # a merchant's settings can name nothing else even if the registry check were bypassed.
+            _allow("SendEmail", ["ses:SendEmail", "ses:SendRawEmail"], {"Ref": "SesIdentityArns"},
+                   Condition={"StringLike": {"ses:FromAddress": {"Ref": "SesFromAddresses"}}}),
             # An SMS goes to a phone number, which has no ARN: Publish needs `*`, and topics are denied.
             _allow("SmsToPhoneNumbersHaveNoArn", ["sns:Publish"], "*"),
             {"Sid": "NoTopics", "Effect": "Deny", "Action": "sns:Publish",

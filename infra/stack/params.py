@@ -28,6 +28,17 @@ PARAMETERS: dict[str, Any] = {
                                "Description": "reserved concurrency of the API function; 0 = none (share the "
                                               "account's pool). Reserve to keep a traffic spike from starving "
                                               "the workers, or to cap what the API may use"},
+    # SES sending is scoped to the identities merchants were given (README "Sender identities"): the operator
+    # registers a sender with `python -m chalicelib.admin register-sender`, verifies it in SES and adds the
+    # identity's ARN and the From addresses it covers here (a stack update). The defaults match nothing, so a
+    # fresh stack sends no e-mail until an identity is added.
+    "SesIdentityArns": {"Type": "CommaDelimitedList",
+                        "Default": "arn:aws:ses:us-east-1:000000000000:identity/none.invalid",
+                        "Description": "SES identity ARNs the dispatch worker may send from, e.g. arn:aws:ses:"
+                                       "ap-southeast-1:123456789012:identity/shop-a.example"},
+    "SesFromAddresses": {"Type": "CommaDelimitedList", "Default": "nobody@none.invalid",
+                         "Description": "From addresses (ses:FromAddress, wildcards allowed), e.g. "
+                                        "*@shop-a.example,noreply@shop-b.example"},
 }
 
 CONDITIONS: dict[str, Any] = {

@@ -241,3 +241,13 @@ def test_package_ships_only_the_app_and_chalicelib_when_packaged(built):
         tops = {name.split("/")[0] for name in bundle.namelist()}
     assert "app.py" in tops and "chalicelib" in tops
     assert not tops & {"devtools", "tests", "bench", "infra"}, tops
+
+
+def test_package_scopes_ses_to_the_operator_s_identities_and_from_addresses_when_packaged(cfn):
+    """Not `identity/*`: the dispatch worker sends only from identities an operator added (issue 15 item 8)."""
+    assert {"SesIdentityArns", "SesFromAddresses"} <= set(cfn["Parameters"])
+    statements = [s for role in of_type(cfn, "AWS::IAM::Role").values()
+                  for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    ses = [s for s in statements if any(str(a).startswith("ses:") for a in s["Action"])]
+    assert ses and all(s["Resource"] == {"Ref": "SesIdentityArns"} for s in ses)
+    assert all(s["Condition"] == {"StringLike": {"ses:FromAddress": {"Ref": "SesFromAddresses"}}} for s in ses)

@@ -13,6 +13,7 @@ from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 
 from chalicelib.channels.base import CHANNEL_NAMES, Addressee, IssuedCoupon, Message, issues_direct, render_values
 from chalicelib.core.errors import Invalid
+from chalicelib.tenancy.senders import SenderKind
 
 ALL = dict.fromkeys(CHANNEL_NAMES, True)
 LATE = datetime(2026, 11, 23, 15, 59, tzinfo=UTC)  # 23:59 in Shanghai
@@ -71,6 +72,7 @@ def test_email_sends_through_ses_from_the_verified_sender(api: Any, merchant: An
              (recipient(merchant, "none"), message("k2")),
              (recipient(merchant, "no", email="no@example.org", consent={"email": False}), message("k3"))]
     assert [o.reason for o in wiring.channel_for("email").send(batch)] == ["no_sender", "no_address", "no_consent"]
+    wiring.sender_registry().register(merchant.id, SenderKind.EMAIL, sender)  # the operator's step
     assert api.put("/v1/settings", {"email_sender": sender}, token=merchant.token).status == 200
     unverified = wiring.channel_for("email").send(batch[:1])[0]
     assert (unverified.ok, unverified.reason) == (False, "provider_rejected")  # AWS's message names the identity
