@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from botocore.exceptions import ClientError
-
 from chalicelib.coupons.model import CouponInstance
 from chalicelib.coupons.terms import value_text
 from chalicelib.tenancy.model import MerchantSettings
 
-log = logging.getLogger(__name__)
 CHANNEL_NAMES: tuple[str, ...] = ("wallet", "inbox", "sms", "email", "webhook", "staff_task")
 # What a profile without an explicit consent entry means (customers.schemas.Consent): SMS and e-mail opt in.
 DEFAULT_CONSENT: dict[str, bool] = {"wallet": True, "inbox": True, "sms": False, "email": False, "webhook": True,
@@ -135,25 +131,3 @@ def render_values(recipient: Addressee, store_name: str, coupons: Iterable[Issue
         "claim_link": claim, "unsubscribe_link": links.get("unsubscribe_link"),
     }
 
-
-THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-                              "RequestLimitExceeded", "LimitExceededException"})
-REJECTED_CODES = frozenset({"MessageRejected", "MailFromDomainNotVerifiedException", "MailFromDomainNotVerified",
-                            "InvalidParameter", "InvalidParameterValue", "InvalidParameterException",
-                            "AccountSendingPausedException", "ConfigurationSetSendingPausedException",
-                            "OptedOut", "EndpointDisabled", "AuthorizationError", "AccessDenied",
-                            "AccessDeniedException", "KMSAccessDenied", "ValidationError"})
-
-
-def provider_reason(channel: str, merchant_id: str, exc: ClientError) -> str:
-    """The public code of an SES / SNS error (provider_throttled, provider_rejected, provider_error).
-
-    AWS's code and message (which can name identities, ARNs and account state) go to our logs only.
-    """
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", "unknown"))
-    log.warning("provider refused a message", extra={"channel": channel, "merchant_id": merchant_id,
-                                                     "code": code, "detail": str(error.get("Message", ""))[:500]})
-    if code in THROTTLING_CODES or "rate exceeded" in str(error.get("Message", "")).lower():
-        return "provider_throttled"
-    return "provider_rejected" if code in REJECTED_CODES else "provider_error"

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chalicelib.channels.base import Addressee, Message, Outcome, provider_reason, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
+from chalicelib.channels.provider import Refusal, attempt
+from chalicelib.core.clock import Clock
 from chalicelib.tenancy.model import MerchantSettings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -30,8 +30,9 @@ class EmailChannel:
     name = "email"
 
     def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings],
-                 sender_allowed: Callable[[str, str], bool]) -> None:
+                 sender_allowed: Callable[[str, str], bool], clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._settings = settings_of
         self._allowed = sender_allowed  # (merchant, address): registered to this merchant by an operator
 
@@ -59,13 +60,13 @@ class EmailChannel:
             if refused is not None:
                 return Outcome(cid, False, refused)
             subject = message.subject or own.store_name or "A message for you"
-            try:
-                sent = self._client.send_email(
-                    Source=own.email_sender, Destination={"ToAddresses": [address]},
-                    Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                             "Body": {"Text": {"Data": _body(message), "Charset": "UTF-8"}}})
-            except ClientError as exc:
-                return Outcome(cid, False, provider_reason(self.name, recipient.merchant_id, exc))
+            source = own.email_sender
+            sent = attempt(self.name, recipient.merchant_id, lambda: self._client.send_email(
+                Source=source, Destination={"ToAddresses": [address]},
+                Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
+                         "Body": {"Text": {"Data": _body(message), "Charset": "UTF-8"}}}), self._clock, sends=True)
+            if isinstance(sent, Refusal):
+                return Outcome(cid, False, sent.reason, retry_at=sent.retry_at)
             return Outcome(cid, True, None, sent.get("MessageId"))
 
         return send_each(self.name, batch, one)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chalicelib.channels.base import Addressee, Message, Outcome, provider_reason, send_each
+from chalicelib.channels.base import Addressee, Message, Outcome, send_each
+from chalicelib.channels.provider import Refusal, attempt
+from chalicelib.core.clock import Clock
 from chalicelib.tenancy.model import MerchantSettings
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -22,8 +22,9 @@ class SmsChannel:
     name = "sms"
 
     def __init__(self, client: Any, settings_of: Callable[[str], MerchantSettings],
-                 sender_allowed: Callable[[str, str], bool]) -> None:
+                 sender_allowed: Callable[[str, str], bool], clock: Clock) -> None:
         self._client = client
+        self._clock = clock
         self._settings = settings_of
         self._allowed = sender_allowed  # (merchant, sender id): registered to this merchant by an operator
 
@@ -56,12 +57,17 @@ class SmsChannel:
                 return Outcome(cid, False, "sender_not_registered")
             if sender:
                 attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender}
-            try:
-                if self._client.check_if_phone_number_is_opted_out(phoneNumber=phone).get("isOptedOut"):
-                    return Outcome(cid, False, "opted_out")
-                sent = self._client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes)
-            except ClientError as exc:
-                return Outcome(cid, False, provider_reason(self.name, recipient.merchant_id, exc))
+            merchant = recipient.merchant_id
+            opted = attempt(self.name, merchant, lambda: self._client.check_if_phone_number_is_opted_out(
+                phoneNumber=phone), self._clock, sends=False)
+            if isinstance(opted, Refusal):
+                return Outcome(cid, False, opted.reason, retry_at=opted.retry_at)
+            if opted.get("isOptedOut"):
+                return Outcome(cid, False, "opted_out")
+            sent = attempt(self.name, merchant, lambda: self._client.publish(
+                PhoneNumber=phone, Message=message.text, MessageAttributes=attributes), self._clock, sends=True)
+            if isinstance(sent, Refusal):
+                return Outcome(cid, False, sent.reason, retry_at=sent.retry_at)
             return Outcome(cid, True, None, sent.get("MessageId"))
 
         return send_each(self.name, batch, one)

@@ -107,8 +107,8 @@ def _inbox_limit(merchant_id: str) -> int:
 CHANNELS: dict[str, Callable[[], Channel]] = {
     "wallet": WalletChannel,
     "inbox": lambda: InboxChannel(inbox_store(), timezone_of, _inbox_limit, clock()),
-    "sms": lambda: SmsChannel(client("sns"), merchant_settings, sender_registry().sms_allowed),
-    "email": lambda: EmailChannel(client("ses"), merchant_settings, sender_registry().email_allowed),
+    "sms": lambda: SmsChannel(client("sns"), merchant_settings, sender_registry().sms_allowed, clock()),
+    "email": lambda: EmailChannel(client("ses"), merchant_settings, sender_registry().email_allowed, clock()),
     "webhook": lambda: WebhookChannel(merchant_settings, clock(), breaker=Breaker(repo("BREAKER"), "webhook"),
                                       policy=egress_policy()),
     "staff_task": lambda: StaffTaskChannel(staff_service()),

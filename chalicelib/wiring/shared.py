@@ -93,6 +93,10 @@ def client(service: Service) -> BaseClient:
     # S3 presigned URLs: botocore's default for this client is SigV2 (query `Signature=`, refused by buckets
     # created since 2020 and in every newer region); SigV4 is the one S3 accepts everywhere.
     config = Config(signature_version="s3v4") if service == "s3" else None
+    if service in ("ses", "sns"):
+        # No botocore retries for the message providers: a send retried after its answer was lost reaches the
+        # customer twice. channels.provider retries only what provably did not send.
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
     made: BaseClient = boto3.client(service, region_name=cfg.region, endpoint_url=cfg.endpoint_url, config=config)
     return made
 

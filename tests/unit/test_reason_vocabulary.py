@@ -7,7 +7,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from chalicelib.channels.base import provider_reason
+from chalicelib.channels.provider import provider_reason
 from chalicelib.core.reasons import FAILED, INTERNAL, NOT_SENT, RENDER_VARIABLES, SUPPRESSED, public_reason
 
 ROOT = Path(__file__).parents[2]
