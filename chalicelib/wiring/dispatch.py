@@ -5,8 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from chalicelib.audiences.evaluate import merchant_context
+from chalicelib.contents.service import Rendered, render_record
+from chalicelib.core.cache import TtlCache
 from chalicelib.core.dynamo import commit
+from chalicelib.core.records import Record
 from chalicelib.dispatch.adapters import ChannelAdapter, CustomerPages, MerchantEnv, SqsQueues, campaign_gate
 from chalicelib.dispatch.coupon_issuer import CouponIssuer
 from chalicelib.dispatch.deliver import DeliverService
@@ -24,6 +29,7 @@ from chalicelib.dispatch.triggers import TriggerHook
 from chalicelib.reports.switch import WinnerCheck
 from chalicelib.wiring import guardrails, reports, services
 from chalicelib.wiring.shared import (
+    TEMPLATES_TTL_SECONDS,
     cached_coupon,
     cached_settings,
     cached_timezone_of,
@@ -64,10 +70,21 @@ def guardrail_policy() -> GuardrailPolicy:
     return guardrails.policy()
 
 
+@part
+def content_cache() -> TtlCache[tuple[str, str], Record]:
+    """Content templates as dispatch renders them: read once a minute per worker, not once per recipient."""
+    return TtlCache(TEMPLATES_TTL_SECONDS)
+
+
+def cached_render(merchant_id: str, content_id: str, values: Mapping[str, str | None]) -> Rendered:
+    record = content_cache().get((merchant_id, content_id), lambda key: services.content_service().get(*key))
+    return render_record(record, values)
+
+
 def channel_port(name: str) -> ChannelPort:
     """Dispatch's port over one channel adapter, rendering the campaign's content (a seam: tests record here)."""
     return ChannelAdapter(services.channel_for(name), name in IDEMPOTENT_CHANNELS, repo("COUPON"),
-                          render=services.content_service().render, settings_of=cached_settings,
+                          render=cached_render, settings_of=cached_settings,
                           refresh=reload_settings)
 
 
