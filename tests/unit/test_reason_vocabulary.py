@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -20,7 +21,19 @@ def _recorded() -> dict[str, set[str]]:
     for path in (ROOT / "chalicelib").rglob("*.py"):
         for match in RECORDED.finditer(path.read_text()):
             found["suppressed" if match.group(1) == "SUPPRESSED" else "failed"].add(match.group(2))
+    found["failed"] |= _checked_reasons()
     return found
+
+
+def _checked_reasons() -> set[str]:
+    """Reasons a channel's pre-flight `check` returns (dispatch records them as the recipient's failure)."""
+    reasons: set[str] = set()
+    for path in (ROOT / "chalicelib" / "channels").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name == "check":
+                reasons |= {c.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None
+                            for c in ast.walk(r.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return reasons
 
 
 def test_every_reason_the_code_records_is_in_the_vocabulary() -> None:
@@ -30,11 +43,13 @@ def test_every_reason_the_code_records_is_in_the_vocabulary() -> None:
     from chalicelib.guardrails import rules
 
     recorded = _recorded()
+    assert {"no_address", "no_sender", "sender_not_registered", "no_phone", "no_staff_owner"} <= recorded["failed"]
     assert len(recorded["failed"]) >= 12 and recorded["suppressed"] >= {"customer_limit", "already_touched"}
     assert recorded["failed"] - set(FAILED) == set()
     assert recorded["suppressed"] - set(SUPPRESSED) == set()
     guard = {v for k, v in vars(rules).items() if k.startswith(("CAP_", "QUOTA_")) or k in ("RISK", "ANTI_HARASSMENT")}
-    assert guard | {screening.NO_CONSENT, screening.OVER_CAP, screening.NOT_IN_TARGET, plan.UNKNOWN_CUSTOMER} <= set(SUPPRESSED)
+    screened = {screening.NO_CONSENT, screening.OVER_CAP, screening.NOT_IN_TARGET, plan.UNKNOWN_CUSTOMER}
+    assert guard | screened <= set(SUPPRESSED)
     assert {webhook.WEBHOOK_FAILED, deliver.UNKNOWN_AFTER_CRASH, "no_webhook_url", "no_webhook_secret"} <= set(FAILED)
     assert RENDER_VARIABLES == VARIABLES  # render_missing_<variable> for each variable a content may use
 
