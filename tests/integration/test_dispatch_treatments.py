@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.core.clock import to_iso
 from chalicelib.coupons.store import WalletItem, _instance
 from chalicelib.dispatch.model import Outcome, holdout
 from chalicelib.dispatch.snapshot import arm_of
@@ -114,3 +115,27 @@ def test_a_recurring_plan_keeps_each_customers_arm_across_runs(api, merchant, cl
     for c in ids:
         if not holdout(cid, c, 20):
             assert len(coupons_of(merchant.id, c)) == 2 and len(set(coupons_of(merchant.id, c))) == 1
+
+
+def test_triggered_touches_are_batched_one_treatment_a_chunk(api, merchant, clock, runtime):
+    ids = [f"t{i:02d}" for i in range(40)]
+    seed_customers(api, merchant, ids)
+    relax_guardrails(api, merchant.token)
+    ten, twenty = make_coupon(api, merchant), make_coupon(api, merchant, name="20 off", discount_fen=2000)
+    runtime.set_time(clock.now)
+    body = arms_body(ten, twenty, ids, schedule={"kind": "triggered", "event": "service_completed", "delay_days": 0})
+    cid = start_campaign(api, merchant, body)
+    events = [{"event_id": f"e{c}", "customer_id": c, "type": "service_completed", "at": to_iso(clock.now)}
+              for c in ids]
+    assert api.post("/v1/events/batch", {"items": events}, token=merchant.token).status == 200
+    runtime.drain()
+    tick_and_drain(runtime, clock.now)
+    data = api.get(f"/v1/campaigns/{cid}", token=merchant.token).json
+    run_id = runs_of(api, merchant, cid)[0]["run_id"]
+    chunks = RunStore().chunks_of(merchant.id, run_id)
+    assert {c.arm for c in chunks} == {"满100减10", "满100减20"}
+    for chunk in chunks:
+        assert {arm_of(data, cid, r.customer_id) for r in chunk.recipients} == {chunk.arm}
+    for c in ids:
+        expected = [] if holdout(cid, c, 20) else [ten if arm_of(data, cid, c) == "满100减10" else twenty]
+        assert coupons_of(merchant.id, c) == expected, c
