@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body, Day, PastDay, PastInstant
@@ -142,25 +145,31 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def documented_items(model: type[BaseModel]) -> WithJsonSchema:
+@dataclass(frozen=True)
+class DocumentedItems:
     """The OpenAPI schema of a batch's items: `model`, inlined. At run time each item is still validated on its
-    own, so that one bad item is reported by index instead of failing the whole batch."""
-    schema = model.model_json_schema()
-    item = _inline(schema, schema.pop("$defs", {}))
-    return WithJsonSchema({"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": item,
-                           "description": f"1..{MAX_BATCH} items, each a {model.__name__}"})
+    own, so that one bad item is reported by index instead of failing the whole batch. The schema is made when a
+    document asks for it: making it at import would build `model` at every function's cold start."""
+
+    model: type[BaseModel]
+
+    def __get_pydantic_json_schema__(self, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = self.model.model_json_schema()
+        item = _inline(schema, schema.pop("$defs", {}))
+        return {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": item,
+                "description": f"1..{MAX_BATCH} items, each a {self.model.__name__}"}
 
 
 class CustomerBatchIn(BatchIn):
-    items: Annotated[list[dict[str, Any]], documented_items(CustomerIn)]
+    items: Annotated[list[dict[str, Any]], DocumentedItems(CustomerIn)]
 
 
 class OrderBatchIn(BatchIn):
-    items: Annotated[list[dict[str, Any]], documented_items(OrderIn)]
+    items: Annotated[list[dict[str, Any]], DocumentedItems(OrderIn)]
 
 
 class EventBatchIn(BatchIn):
-    items: Annotated[list[dict[str, Any]], documented_items(EventIn)]
+    items: Annotated[list[dict[str, Any]], DocumentedItems(EventIn)]
 
 
 class ItemError(Model):

@@ -48,3 +48,15 @@ def test_coldstart_a_deferred_model_validates_and_describes_itself_as_before_on_
     assert not Probe.__pydantic_complete__
     assert Probe.model_validate({"count": "3"}).count == 3
     assert Probe.__pydantic_complete__ and Probe.model_json_schema()["properties"]["count"]["type"] == "integer"
+
+
+def test_coldstart_importing_the_app_builds_no_model_of_chalicelib_when_nothing_has_run_yet():
+    """Nothing at import asks a model for its schema (a batch's item documentation is made when a document is)."""
+    probe = ("import app\nfrom pydantic import BaseModel\n"
+             "def subs(c): return [s for x in c.__subclasses__() for s in (x, *subs(x))]\n"
+             "built = [m.__qualname__ for m in subs(BaseModel)\n"
+             "         if m.__module__.startswith('chalicelib') and m.__pydantic_complete__]\n"
+             "print(json.dumps(built))")
+    done = subprocess.run([sys.executable, "-c", "import json\n" + probe], cwd=ROOT, capture_output=True, text=True,
+                          check=True, env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""})
+    assert json.loads(done.stdout.splitlines()[-1]) == []
