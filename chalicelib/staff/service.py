@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.core.clock import Clock
+from chalicelib.core.clock import Clock, to_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound
 from chalicelib.coupons.model import WalletConflict
+from chalicelib.staff.execution import StaffTally, tally
 from chalicelib.staff.model import StaffTask, TaskOutcome
 
 
@@ -18,6 +20,9 @@ class TaskPort(Protocol):
     def get(self, merchant_id: str, task_id: str) -> StaffTask | None: ...
 
     def replace(self, before: StaffTask, after: StaffTask) -> None: ...
+
+    def created_between(self, merchant_id: str, staff_id: str | None, start_iso: str, end_iso: str
+                        ) -> list[StaffTask]: ...
 
     def list(self, merchant_id: str, staff_id: str | None, status: str | None, limit: int,
              start_key: dict[str, Any] | None) -> tuple[list[StaffTask], dict[str, Any] | None]: ...
@@ -54,6 +59,16 @@ class StaffTaskService:
                 raise Forbidden("a staff key sees only its own tasks", field="query.staff_id")
             staff_id = viewer_staff_id
         return self._store.list(merchant_id, staff_id, status, limit, start_key)
+
+    def execution(self, merchant_id: str, viewer_staff_id: str | None, staff_id: str | None, start: datetime,
+                  end: datetime, due: timedelta) -> tuple[list[StaffTally], datetime]:
+        """Per staff member, the tasks created in [start, end) as of now (a staff viewer: its own row only)."""
+        if viewer_staff_id is not None:
+            if staff_id is not None and staff_id != viewer_staff_id:
+                raise Forbidden("a staff key sees only its own tasks", field="query.staff_id")
+            staff_id = viewer_staff_id
+        now = self._clock()
+        return tally(self._store.created_between(merchant_id, staff_id, to_iso(start), to_iso(end)), now, due), now
 
     def get(self, merchant_id: str, task_id: str, viewer_staff_id: str | None) -> StaffTask:
         task = self._store.get(merchant_id, task_id)

@@ -8,12 +8,13 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib.core.dynamo import is_condition_failure
-from chalicelib.core.errors import Invalid
+from chalicelib.core.errors import Invalid, TooLarge
 from chalicelib.coupons.model import WalletConflict
 from chalicelib.coupons.store import WalletItem, dumps
 from chalicelib.staff.model import StaffTask
 
 TASK = "TASK"
+MAX_WINDOW_TASKS = 20_000  # tasks one execution view reads (about 20 MB of items): past it, a narrower window
 
 
 def task_pk(merchant_id: str, task_id: str) -> str:
@@ -65,6 +66,25 @@ class TaskStore:
             if is_condition_failure(exc):
                 raise WalletConflict("status") from exc
             raise
+
+    def created_between(self, merchant_id: str, staff_id: str | None, start_iso: str, end_iso: str
+                        ) -> list[StaffTask]:
+        """Every task created in [start, end) — one staff member's (gsi1) or the merchant's (gsi2)."""
+        if staff_id is not None:
+            results = WalletItem.by_owner.query(staff_owner_key(merchant_id, staff_id),
+                                                WalletItem.gsi1sk.between(start_iso, end_iso), page_size=1000)
+        else:
+            results = WalletItem.by_merchant.query(all_tasks_key(merchant_id),
+                                                   WalletItem.gsi2sk.between(start_iso, end_iso), page_size=1000)
+        tasks: list[StaffTask] = []
+        for item in results:
+            if item.kind != TASK:
+                continue
+            if len(tasks) == MAX_WINDOW_TASKS:
+                raise TooLarge(f"more than {MAX_WINDOW_TASKS} tasks in the window: choose fewer days",
+                               field="query.from")
+            tasks.append(_task(merchant_id, item))
+        return tasks
 
     def list(self, merchant_id: str, staff_id: str | None, status: str | None, limit: int,
              start_key: dict[str, Any] | None) -> tuple[list[StaffTask], dict[str, Any] | None]:

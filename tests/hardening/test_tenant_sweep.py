@@ -234,6 +234,9 @@ SWEEP: dict[tuple[str, str], Case] = {
     ("GET", "/v1/dashboard"): paths(*(Probe(f"/v1/dashboard?period={p}", "own") for p in ("yesterday", "7d", "30d"))),
     ("GET", "/v1/history"): history,
     ("GET", "/v1/staff/tasks"): staff_tasks,
+    ("GET", "/v1/staff/execution"): paths(Probe("/v1/staff/execution", "empty"),
+                                          Probe(f"/v1/staff/execution?staff_id={STAFF}", "empty"),
+                                          Probe("/v1/staff/execution?due_hours=1", "empty")),
     ("POST", "/v1/staff/tasks/{task_id}/complete"): each("/v1/staff/tasks/{task_id}/complete", "task_id",
                                                          body={"outcome": "reached"}),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.channels.base import Addressee, Message
@@ -82,3 +83,49 @@ def test_another_merchant_cannot_see_or_complete_tasks(api: Any, merchant: Any, 
     assert cursor and api.get(f"/v1/staff/tasks?cursor={cursor}", token=other_merchant.token).status == 400
     mixed = api.get(f"/v1/staff/tasks?staff_id=s1&cursor={cursor}", token=merchant.token)
     assert mixed.status == 400 and mixed.json["error"]["field"] == "query.cursor"
+
+
+def test_staff_execution_counts_assigned_done_late_and_overdue_per_staff_member(api: Any, merchant: Any,
+                                                                              clock: Any) -> None:
+    created = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, the merchant's zone
+    clock.set(created)
+    t1, _, t3 = make_tasks(merchant, ("c1", "s1"), ("c2", "s2"), ("c3", "s1"))
+    clock.set(created + timedelta(hours=2))
+    assert api.post(f"/v1/staff/tasks/{t1}/complete", {"outcome": "reached"}, token=merchant.token).status == 200
+    clock.set(created + timedelta(hours=30))  # 15:00 local on the 21st
+    assert api.post(f"/v1/staff/tasks/{t3}/complete", {"outcome": "no_answer"}, token=merchant.token).status == 200
+    make_tasks(merchant, ("c4", "s2"))
+
+    def rows(query: str = "", token: str = merchant.token) -> dict[str, Any]:
+        r = api.get(f"/v1/staff/execution{query}", token=token)
+        assert r.status == 200, r.json
+        return {row["staff_id"]: row for row in [*r.json["items"], r.json["totals"]]}
+
+    got = rows()
+    zero = {"reached": 0, "no_answer": 0, "declined": 0, "other": 0}
+    assert got["s1"] == {"staff_id": "s1", "assigned": 2, "done": 2, "done_late": 1, "open": 0, "overdue": 0,
+                         "outcomes": {**zero, "reached": 1, "no_answer": 1}}
+    assert got["s2"] == {"staff_id": "s2", "assigned": 2, "done": 0, "done_late": 0, "open": 2, "overdue": 1,
+                         "outcomes": zero}
+    assert {k: got["*"][k] for k in ("assigned", "done", "done_late", "open", "overdue")} == {
+        "assigned": 4, "done": 2, "done_late": 1, "open": 2, "overdue": 1}
+    body = api.get("/v1/staff/execution", token=merchant.token).json
+    assert (body["day_from"], body["day_to"], body["due_hours"], body["as_of"]) == (
+        "2026-11-15", "2026-11-21", 24, "2026-11-21T07:00:00Z")
+    # a longer allowance: nothing is late or overdue yet
+    loose = rows("?due_hours=48")
+    assert (loose["*"]["done_late"], loose["*"]["overdue"]) == (0, 0)
+    # the window is in local days of creation: the 21st holds only c4's task
+    assert {k: (v["assigned"], v["open"]) for k, v in rows("?from=2026-11-21&to=2026-11-21").items()} == {
+        "s2": (1, 1), "*": (1, 1)}
+    assert rows("?to=2026-11-19") == {"*": {"staff_id": "*", "assigned": 0, "done": 0, "done_late": 0, "open": 0,
+                                            "overdue": 0, "outcomes": zero}}
+    assert set(rows("?staff_id=s2")) == {"s2", "*"}
+    s1 = key(api, merchant, "staff", "s1")
+    assert set(rows(token=s1)) == {"s1", "*"} and rows(token=s1)["*"]["assigned"] == 2
+    assert api.get("/v1/staff/execution?staff_id=s2", token=s1).status == 403
+    for bad, field in (("from=2026-11-21&to=2026-11-20", "query.from"), ("from=2026-01-01&to=2026-11-20", "query.to"),
+                       ("due_hours=0", "query.due_hours"), ("due_hours=721", "query.due_hours"),
+                       ("from=2026-13-01", "query.from")):
+        r = api.get(f"/v1/staff/execution?{bad}", token=merchant.token)
+        assert r.status == 400 and r.json["error"]["field"] == field, (bad, r.json)
