@@ -12,12 +12,17 @@ from chalicelib.dispatch.runs import Progress
 
 
 class ProgressOut(Model):
-    targeted: int
-    held_out: int
-    suppressed: dict[str, int] = Field(description="suppressed recipients by reason (codes: docs/reasons.md)")
-    handed_over: int
-    succeeded: int
-    failed: int
+    """This run's recipients, each counted once in this run: a customer suppressed on 16 days of a daily plan is 16
+    across its runs, while the campaign report counts distinct customers (1), each by its best outcome."""
+
+    targeted: int = Field(description="recipients this run resolved its target to (incl. held out)")
+    held_out: int = Field(description="of targeted, kept back as the holdout (sent nothing)")
+    suppressed: dict[str, int] = Field(
+        description="of targeted, recipients this run did not send to, by guardrail reason (cap_daily, cap_cooldown"
+                    "…: docs/reasons.md); per run — the report's reasons.suppressed counts distinct customers")
+    handed_over: int = Field(description="recipients passed to the channel (succeeded + failed + pending)")
+    succeeded: int = Field(description="recipients the channel accepted (the report's reached, per run)")
+    failed: int = Field(description="recipients the channel refused or that failed for good")
     failed_reasons: dict[str, int] = Field(description="failed recipients by reason (codes: docs/reasons.md)")
     cancelled: int = Field(description="not sent: the campaign was cancelled")
     pending: int = Field(description="not yet sent")

@@ -41,82 +41,93 @@ class HistoryQuery(ListQuery):
 class Funnel(Model):
     """Distinct customers: targeted (incl. held out) → reached → ordered (any attributed order) → paid."""
 
-    targeted: int
-    held_out: int
-    reached: int
-    ordered: int
-    paid: int
+    targeted: int = Field(
+        description="distinct customers of the campaign in the days, each counted once by its best delivery across "
+                    "every run (incl. held out)")
+    held_out: int = Field(description='of targeted, customers whose best delivery is the holdout')
+    reached: int = Field(
+        description="of targeted, customers reached at least once (a run's succeeded, but distinct across runs)")
+    ordered: int = Field(
+        description='of reached, customers with an order attributed to the campaign (paid or later refunded)')
+    paid: int = Field(
+        description='of ordered, customers with an attributed order still paid (not refunded or cancelled)')
 
 
 class Reasons(Model):
-    failed: dict[str, int]
-    suppressed: dict[str, int]
-    not_sent: dict[str, int]
+    failed: dict[str, int] = Field(
+        description='customers whose best delivery failed, by reason (distinct customers across runs)')
+    suppressed: dict[str, int] = Field(
+        description="customers never sent to, by the reason of their latest suppression: distinct customers across "
+                    "runs (a customer suppressed cap_daily on 16 runs is 1 here and 16 in the runs' progress)")
+    not_sent: dict[str, int] = Field(
+        description='customers not sent for another reason (cancelled, no contact, cannot render…), by reason')
 
 
 class Revenue(Model):
-    orders: int
-    gmv_fen: int
-    discount_fen: int
-    coupon_orders: int
-    control_orders: int
-    control_gmv_fen: int
+    orders: int = Field(description='orders attributed to the campaign (treated customers), refunds netted out')
+    gmv_fen: int = Field(description='their amount in fen, refunds netted out')
+    discount_fen: int = Field(description="their discount in fen (the coupons' cost)")
+    coupon_orders: int = Field(description='of orders, those that redeemed a coupon the campaign issued')
+    control_orders: int = Field(
+        description='orders of held-out customers in the attribution window (the control group)')
+    control_gmv_fen: int = Field(description='their amount in fen')
 
 
 class CouponFigures(Model):
-    issued: int
-    claimed: int
-    redeemed: int
-    expired: int
-    claimers: int
+    issued: int = Field(description='coupon instances the campaign issued (in the days)')
+    claimed: int = Field(description='of issued, claimed by the customer')
+    redeemed: int = Field(description='of issued, redeemed in an order')
+    expired: int = Field(description='of issued, expired unused')
+    claimers: int = Field(description='distinct customers who claimed at least one')
 
 
 class Churn(Model):
     """Reached customers who unsubscribed / unfollowed within the window after the reach (触达流失)."""
 
-    unsubscribed: int
-    unfollowed: int
-    total: int
-    rate: float | None
+    unsubscribed: int = Field(
+        description='reached customers who unsubscribed within the attribution window after the reach')
+    unfollowed: int = Field(description='reached customers who unfollowed within the window')
+    total: int = Field(description='unsubscribed + unfollowed')
+    rate: float | None = Field(description='total / reached')
 
 
 class Rates(Model):
     reach_rate: float | None = Field(description="reached / (targeted - held out)")
     order_rate: float | None = Field(description="ordered / reached")
     conversion_rate: float | None = Field(description="paid / reached")
-    paid_of_ordered: float | None
-    control_conversion_rate: float | None
+    paid_of_ordered: float | None = Field(description='paid / ordered')
+    control_conversion_rate: float | None = Field(description='held-out customers with a paid order / held out')
 
 
 class LiftOut(Model):
     """Treated vs holdout conversion, difference of proportions with a 95 % Wald interval."""
 
     status: str = Field(description="ok | insufficient | no_holdout")
-    reason: str | None
-    treated_n: int
-    treated_conversions: int
-    treated_rate: float | None
-    control_n: int
-    control_conversions: int
-    control_rate: float | None
-    difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-    relative: float | None
-    significant: bool
-    confidence: float = 0.95
-    min_per_arm: int
-    min_conversions_per_arm: int
+    reason: str | None = Field(description='why there is no interval, in words (null when status is ok)')
+    treated_n: int = Field(description='reached customers (the treated arm)')
+    treated_conversions: int = Field(description='of those, customers with a paid order')
+    treated_rate: float | None = Field(description='treated_conversions / treated_n')
+    control_n: int = Field(description='held-out customers (the control arm)')
+    control_conversions: int = Field(description='of those, customers with a paid order in the window')
+    control_rate: float | None = Field(description='control_conversions / control_n')
+    difference: float | None = Field(description='treated_rate - control_rate')
+    ci_low: float | None = Field(description='lower end of the interval of difference')
+    ci_high: float | None = Field(description='upper end')
+    relative: float | None = Field(description='difference / control_rate')
+    significant: bool = Field(description='the interval excludes 0')
+    confidence: float = Field(default=0.95, description="the interval's confidence level")
+    min_per_arm: int = Field(description='customers an arm needs for an interval')
+    min_conversions_per_arm: int = Field(description='conversions an arm needs for an interval')
 
 
 class DayPoint(Model):
-    day: date
-    reached: int
-    orders: int
-    gmv_fen: int
-    discount_fen: int
-    control_orders: int
-    churn: int
+    day: date = Field(description="a local day of the merchant's zone")
+    reached: int = Field(description="deliveries reached that day (each run's reach of a customer counts on its day)")
+    orders: int = Field(description='attributed orders paid that day')
+    gmv_fen: int = Field(description='their amount in fen')
+    discount_fen: int = Field(description='their discount in fen')
+    control_orders: int = Field(description="held-out customers' orders that day")
+    churn: int = Field(description='unsubscribes and unfollows attributed that day')
 
 
 class ReportOut(Model):
