@@ -12,6 +12,7 @@ import argparse
 import functools
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -208,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     print(f"API          http://{HOST}:{args.port}/v1/health  (OpenAPI: /v1/openapi.json)")
     print(f"AWS (moto)   {env['AWS_ENDPOINT_URL']}  tables and queues prefixed {env['MKT_PREFIX']}-")
-    print(f"merchant     {exports} python -m chalicelib.admin create-merchant --name 'My Store'")
+    python = shlex.quote(os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable)
+    # the venv's python, as a path from here: a bare `python` is the system's, without the project's packages
+    print(f"merchant     {exports} {python} -m chalicelib.admin create-merchant --name 'My Store'")
     print(f"{READY}: Ctrl-C to stop" + (f" (stops by itself after {args.duration:g}s)" if args.duration else ""),
           flush=True)
 

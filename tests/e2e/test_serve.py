@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shlex
 import signal
 import socket
 import subprocess
@@ -54,14 +55,15 @@ def stack() -> Any:
         except queue.Empty:
             server.kill()
             pytest.fail("no ready line in 90 s:\n" + "".join(seen))
-    admin_env = _clean_env(AWS_ENDPOINT_URL=f"http://{HOST}:{moto_port}", AWS_ACCESS_KEY_ID="local",
-                           AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1",
-                           AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled")
-    created = subprocess.run([sys.executable, "-m", "chalicelib.admin", "create-merchant", "--name", "X"], cwd=ROOT,
-                             env=admin_env, capture_output=True, text=True, timeout=60, check=True)
+    # the printed create-merchant line works as printed, in a shell with no AWS settings of its own
+    (printed,) = [line.split("merchant", 1)[1].strip() for line in seen if line.startswith("merchant ")]
+    words = shlex.split(printed)
+    assert words[words.index("-m") - 1] != "python" and "AWS_ENDPOINT_URL=" in printed, printed  # the venv's python
+    created = subprocess.run(["bash", "-c", printed], cwd=ROOT, env=_clean_env(), capture_output=True, text=True,
+                             timeout=60, check=True)
     merchant = json.loads(created.stdout)
     yield f"http://{HOST}:{port}", {"Authorization": f"Bearer {merchant['api_key']}"}
-    server.send_signal(signal.SIGTERM)
+    server.send_signal(signal.SIGINT)  # Ctrl-C stops it cleanly
     assert server.wait(timeout=30) == 0
 
 
