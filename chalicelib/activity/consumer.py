@@ -45,8 +45,8 @@ class ActivityHook(Protocol):
 class CustomerRows(Protocol):
     def get_activity_rows(self, merchant_id: str, customer_ids: Iterable[str]) -> dict[str, CustomerRow]: ...
 
-    def save_activities(self, merchant_id: str, changes: list[tuple[str, dict[str, Any], int]], stamp: str
-                        ) -> None: ...
+    def save_activities(self, merchant_id: str, changes: list[tuple[str, dict[str, Any], int, int]], stamp: str
+                        ) -> list[str]: ...
 
 
 def _image(record: dict[str, Any], which: str) -> dict[str, Any] | None:
@@ -75,6 +75,7 @@ class _BatchState:
     activity: dict[tuple[str, str], CustomerActivity] = field(default_factory=dict)
     changed: set[tuple[str, str]] = field(default_factory=set)
     applied: dict[str, list[Change]] = field(default_factory=dict)
+    records: dict[tuple[str, str], list[Change]] = field(default_factory=dict)  # what folded into each customer
 
 
 class ActivityConsumer:
@@ -120,18 +121,25 @@ class ActivityConsumer:
                 fact = event_from_doc(change.new)
                 self._apply(state, change.merchant_id, fact.customer_id, lambda a: apply_event(a, fact, tz, now))
             state.applied.setdefault(change.merchant_id, []).append(change)
+            for cid in change.customer_ids:
+                state.records.setdefault((change.merchant_id, cid), []).append(change)
 
         result = run_batch(event, context, fold, EventType.DynamoDBStreams, "activity_stream")
         stamp = to_iso(now)
+        failed: set[str] = set()
         for merchant_id in by_merchant:
-            writes = [(cid, activity_to_doc(state.activity[(m, cid)]), state.rows[(m, cid)].activity_rev)
-                      for (m, cid) in sorted(state.changed) if m == merchant_id]
-            if writes:
-                self._customers.save_activities(merchant_id, writes, stamp)
+            writes = [(cid, activity_to_doc(state.activity[(m, cid)]), state.rows[(m, cid)].activity_rev,
+                       state.rows[(m, cid)].activity_parts) for (m, cid) in sorted(state.changed) if m == merchant_id]
+            refused = self._customers.save_activities(merchant_id, writes, stamp) if writes else []
+            for cid in refused:  # cannot be stored at any size: its records fail alone, the others' writes stand
+                log.error("activity too large to store", extra={"merchant_id": merchant_id, "customer_id": cid})
+                failed.update(c.sequence for c in state.records.get((merchant_id, cid), []))
         for merchant_id, applied in state.applied.items():
+            kept = [c for c in applied if c.sequence not in failed]
             for hook in self._hooks:
-                hook.after_batch(merchant_id, applied)
-        return result
+                if kept:
+                    hook.after_batch(merchant_id, kept)
+        return with_failures(result, failed)
 
     @staticmethod
     def _apply(state: _BatchState, merchant_id: str, customer_id: str,
@@ -143,3 +151,11 @@ class ActivityConsumer:
             state.activity[key] = after
             state.changed.add(key)
         state.rows.setdefault(key, CustomerRow(customer_id, None, None, 0))
+
+
+def with_failures(result: dict[str, Any], sequences: Iterable[str]) -> dict[str, Any]:
+    """The partial batch response with these records failed too (the stream retries from the first failure)."""
+    listed = list(result.get("batchItemFailures") or [])
+    known = {f.get("itemIdentifier") for f in listed}
+    listed += [{"itemIdentifier": s} for s in sorted(set(sequences)) if s not in known]
+    return {**result, "batchItemFailures": listed}

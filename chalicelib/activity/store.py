@@ -12,12 +12,11 @@ from pynamodb.models import Model
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import commit, table_meta
 from chalicelib.core.errors import Invalid
-from chalicelib.core.tx import TX_MAX_ITEMS, TxOp
+from chalicelib.core.tx import TX_MAX_BYTES, TX_MAX_ITEMS, TxOp
 
 ORDER = "ORDER"
 EVENT = "EVENT"
 EVENT_RETENTION_SECONDS = 400 * 86400  # events feed 30/180-day windows; keep a little over a year
-TX_MAX_BYTES = 3_000_000  # of the 4 MB request limit (an order may carry 200 item lines), with room to spare
 ITEM_OVERHEAD_BYTES = 300  # keys, ids and attribute names besides the doc
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -12,8 +11,7 @@ from pynamodb.models import Model
 
 from chalicelib.core.clock import to_iso
 from chalicelib.core.dynamo import table_meta
-from chalicelib.customers.rows import CustomerRow
-from chalicelib.customers.store import ACTIVITY, PROFILE, CustomerItem, shard_of
+from chalicelib.customers.store import shard_of
 
 CHUNK_BYTES = 300_000  # id chunks stay well under the 400 KB item limit
 MEDIAN_TTL = timedelta(days=3)
@@ -118,30 +116,3 @@ class MedianCache:
     def put(self, merchant_id: str, as_of: datetime, median: Fraction | None) -> None:
         AudienceAux(merchant_id, f"AUDMEDIAN#{to_iso(as_of)}", median="" if median is None else str(median),
                     expires_at=int((as_of + MEDIAN_TTL).timestamp())).save()
-
-
-def iter_shard_after(merchant_id: str, shard: int, after: str | None) -> Iterator[list[CustomerRow]]:
-    """CustomerStore.iter_shard resumed after customer `after` (member paging); ids sort before '#~'."""
-    condition = CustomerItem.sk > f"{after}#~" if after is not None else None
-    current: str | None = None
-    parts: dict[str, str] = {}
-    page: list[CustomerRow] = []
-    for item in CustomerItem.query(f"{merchant_id}#{shard:02d}", condition):
-        cid, kind = item.sk.rsplit("#", 1)
-        if current is not None and cid != current:
-            page.append(_row(current, parts))
-            parts = {}
-            if len(page) >= 1000:
-                yield page
-                page = []
-        current = cid
-        parts[kind] = item.doc
-    if current is not None:
-        page.append(_row(current, parts))
-    if page:
-        yield page
-
-
-def _row(cid: str, parts: dict[str, str]) -> CustomerRow:
-    prof, act = parts.get(PROFILE), parts.get(ACTIVITY)
-    return CustomerRow(cid, json.loads(prof) if prof else None, json.loads(act) if act else None)

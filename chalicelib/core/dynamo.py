@@ -15,7 +15,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib.core.clock import to_iso
 from chalicelib.core.config import get_config
@@ -45,6 +45,11 @@ def table_meta(logical: str) -> Any:
 def _connection() -> Connection:
     cfg = get_config()
     return Connection(region=cfg.region, host=cfg.endpoint_url, max_retry_attempts=8)
+
+
+def transact_get() -> TransactGet:
+    """A TransactGetItems context (≤100 items, read together: isolated from any write in flight)."""
+    return TransactGet(connection=_connection())
 
 
 def transact_write() -> TransactWrite:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pynamodb.models import Model
 
 TX_MAX_ITEMS = 100  # TransactWriteItems: at most 100 items, each named once
+TX_MAX_BYTES = 3_000_000  # of its 4 MB request limit, with room for keys, names and expressions
 
 
 @dataclass

@@ -14,3 +14,4 @@ class CustomerRow:
     profile: dict[str, Any] | None
     activity: dict[str, Any] | None
     activity_rev: int = 0
+    activity_parts: int = 0  # part items beside a compressed activity (customers.activity_parts)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from chalicelib.activity.store import ActivityStore
 from chalicelib.audiences.evaluate import AudienceEngine, merchant_context
 from chalicelib.audiences.service import AudienceService
-from chalicelib.audiences.store import MedianCache, MemberStore, iter_shard_after
+from chalicelib.audiences.store import MedianCache, MemberStore
 from chalicelib.channels.base import Channel
 from chalicelib.channels.breaker import Breaker
 from chalicelib.channels.inbox import InboxChannel
@@ -132,7 +132,7 @@ def audience_members() -> MemberStore:
 def audience_engine() -> AudienceEngine:
     """Audience evaluation; the plan worker resolves targets through it."""
     return AudienceEngine(customer_store(), audience_members(), MedianCache(), repo("AUDIENCE"),
-                          lambda m: merchant_context(merchant_settings(m)), iter_shard_after)
+                          lambda m: merchant_context(merchant_settings(m)), customer_store().iter_shard_after)
 
 
 @part
