@@ -28,10 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = (
     "chalicelib/guardrails/rules.py",
     "chalicelib/guardrails/policy.py",
+    "chalicelib/guardrails/feasibility.py",
     "chalicelib/campaigns/schedule.py",
     "chalicelib/campaigns/schedule_triggered.py",
     "chalicelib/audiences/rules.py",
     "chalicelib/audiences/builtin.py",
+    "chalicelib/audiences/canonical.py",
     "chalicelib/reports/attribution.py",
     "chalicelib/reports/stats.py",
     "chalicelib/experiments/stats.py",

@@ -21,18 +21,11 @@ from chalicelib.channels.needs import campaign_needs, settings_needs
 from chalicelib.contents.render import TemplateError, template_variables
 from chalicelib.core.errors import Invalid
 from chalicelib.core.tx import TX_MAX_ITEMS
-from chalicelib.tenancy.model import Guardrails, MerchantSettings
+from chalicelib.tenancy.model import CAPS_LARGER_IS_LOOSER, Guardrails, MerchantSettings
 
 CONTENT_CHANNELS = frozenset({"inbox", "sms", "email", "staff_task"})
 # A once-at time this close behind the clock still counts as "now" (clock skew, slow clients).
 PAST_GRACE = timedelta(minutes=1)
-# override field -> True when a stricter value is smaller (a cap), False when larger (a cooldown).
-STRICTER_IS_SMALLER: dict[str, bool] = {
-    "daily_messages_per_customer": True,
-    "coupon_message_cooldown_days": False,
-    "weekly_store_coupons_per_customer": True,
-    "weekly_item_coupons_per_customer": True,
-}
 
 
 def validate_inline_rule(rule: dict[str, Any], path: str) -> None:
@@ -120,13 +113,28 @@ def check_treatments(body: CampaignIn, where: str) -> None:
 
 
 def check_guardrails(overrides: CampaignGuardrails, limits: Guardrails, where: str) -> None:
-    """Per-campaign overrides may only make the merchant's limits stricter."""
-    for name, smaller in STRICTER_IS_SMALLER.items():
-        value, limit = getattr(overrides, name), getattr(limits, name)
-        if value is not None and (value > limit if smaller else value < limit):
-            side = "at most" if smaller else "at least"
-            raise Invalid(f"may only be stricter than the merchant setting: {side} {limit}",
-                          field=f"{where}guardrails.{name}")
+    """Per-campaign overrides may make the merchant's limits stricter, or looser up to the merchant's ceiling."""
+    for name, larger_is_looser in CAPS_LARGER_IS_LOOSER.items():
+        value, loosest = getattr(overrides, name), limits.loosest(name)
+        if value is not None and (value > loosest if larger_is_looser else value < loosest):
+            side = "at most" if larger_is_looser else "at least"
+            raise Invalid(f"{side} {loosest}: the merchant setting is {getattr(limits, name)} and a campaign may "
+                          f"loosen it only up to settings.guardrails.campaign_ceiling.{name} "
+                          f"({getattr(limits.campaign_ceiling, name)})", field=f"{where}guardrails.{name}")
+
+
+def loosened(overrides: dict[str, Any] | None, limits: Guardrails) -> dict[str, dict[str, int]]:
+    """The overrides looser than the merchant's setting: {name: {"setting": s, "campaign": v}} (recorded on the
+    campaign when it is activated, shown in its report)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, larger_is_looser in CAPS_LARGER_IS_LOOSER.items():
+        raw = (overrides or {}).get(name)
+        if raw is None:
+            continue
+        setting, value = int(getattr(limits, name)), limits.effective(name, int(raw))
+        if (value > setting) if larger_is_looser else (value < setting):
+            out[name] = {"setting": setting, "campaign": value}
+    return out
 
 
 def first_run(schedule: Schedule, tz: str, now: datetime) -> datetime | None:

@@ -86,3 +86,8 @@ def triggered_due_at(schedule: TriggeredSchedule, tz: str, event_at: datetime) -
     merchant_zone = zone(tz)
     day = local_date(event, merchant_zone) + timedelta(days=schedule.delay_days)
     return max(local_to_utc(day, schedule.time_of_day, merchant_zone), event)
+
+
+def touch_instants(schedule: TriggeredSchedule, tz: str, event_at: datetime) -> list[datetime]:
+    """Every touch one event makes, in order (UTC)."""
+    return [triggered_due_at(schedule, tz, event_at)]

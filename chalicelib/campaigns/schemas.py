@@ -180,7 +180,8 @@ CampaignSending = Annotated[AllAtOnce | Batched, Field(discriminator="mode"), Wr
 
 
 class CampaignGuardrails(Body):
-    """Per-campaign overrides: each may only be stricter than the merchant's settings."""
+    """Per-campaign overrides: each may be stricter than the merchant's settings, or looser up to the merchant's
+    ceiling (settings.guardrails.campaign_ceiling; by default no loosening)."""
 
     exclude_reached_within_days: int = Field(default=0, ge=0, le=7,
                                              description="skip customers reached by another campaign in N days")
@@ -276,6 +277,19 @@ class CampaignQuery(ListQuery):
     channel: Channel | None = None
 
 
+class Loosened(Model):
+    setting: int = Field(description="the merchant's shop-wide value")
+    campaign: int = Field(description="the value this campaign sends under")
+
+
+class ActivationWarning(Model):
+    code: str = Field(description="the suppression reason, e.g. cap_weekly_store_coupon")
+    field: str = Field(description="the campaign field to change, e.g. guardrails.weekly_store_coupons_per_customer")
+    message: str
+    sends: int = Field(description="sends (touches for a triggered plan) replayed for one customer")
+    suppressed: int = Field(description="of those, suppressed by this cap")
+
+
 class CampaignOut(Model):
     campaign_id: str
     version: int
@@ -305,6 +319,11 @@ class CampaignOut(Model):
     skipped_events: int | None = Field(default=None, description="triggered campaigns (GET of one campaign): "
                                        "events that happened before activation, beyond lookback_days, and were "
                                        "skipped (each event counted once)")
+    loosened: dict[str, Loosened] = Field(default_factory=dict, description="per-customer caps this campaign "
+                                          "loosens beyond the merchant setting (recorded at activation)")
+    warnings: list[ActivationWarning] = Field(default_factory=list, description="found at activation: caps under "
+                                              "which the schedule cannot deliver every send to a customer it "
+                                              "targets each time (the campaign was activated all the same)")
 
 
 class CampaignPage(Model):

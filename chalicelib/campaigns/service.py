@@ -17,6 +17,7 @@ from chalicelib.campaigns.checks import (
     check_timing,
     content_variables,
     first_run,
+    loosened,
 )
 from chalicelib.campaigns.lifecycle import DELETABLE, EDITABLE, Action, State, transition
 from chalicelib.campaigns.model import STAMPS, to_schedule
@@ -55,6 +56,11 @@ class QuotaCheck(Protocol):
 
     def check(self, merchant_id: str, campaign_id: str, data: dict[str, Any], first_run: datetime | None,
               now: datetime) -> None: ...
+
+    def feasibility(self, merchant_id: str, campaign_id: str, data: dict[str, Any], now: datetime
+                    ) -> list[dict[str, Any]]:
+        """Warnings (never refusals) for caps under which the schedule cannot deliver every send."""
+        ...
 
 
 def body_of(record: Record) -> CampaignIn:
@@ -196,6 +202,9 @@ class CampaignService:
                               field="body.schedule")
             run = first_run(schedule, tz, now)
             data["next_run_at"] = to_iso(run) if run else None
+            data["loosened"] = loosened(data.get("guardrails"), self._settings_of(merchant_id).guardrails)
+            if self._admission is not None:
+                data["warnings"] = self._admission().feasibility(merchant_id, record.id, data, now)
         self._check_size(data, body)
         return self._campaigns.update(merchant_id, record.id, data, now, expected_version=record.version,
                                       status=record.status, label=body.label, name=body.name)
@@ -231,9 +240,13 @@ class CampaignService:
             if _is_now(schedule) or isinstance(schedule, TriggeredSchedule):
                 new = transition(new, Action.START_RUN)
             run = first_run(schedule, tz, now)
+            warnings: list[dict[str, Any]] = []
             if self._admission is not None:
                 self._admission().check(merchant_id, campaign_id, record.data, run, now)
-            stamps = {"activated_at": to_iso(now), "next_run_at": to_iso(run) if run else None}
+                warnings = self._admission().feasibility(merchant_id, campaign_id, record.data, now)
+            stamps = {"activated_at": to_iso(now), "next_run_at": to_iso(run) if run else None,
+                      "loosened": loosened(record.data.get("guardrails"), self._settings_of(merchant_id).guardrails),
+                      "warnings": warnings}
             return self._move(record, new, stamps, "on_activated")
 
         return self._retry_safe(move, merchant_id, campaign_id, "activated_at", (State.SCHEDULED, State.RUNNING),

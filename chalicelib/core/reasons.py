@@ -57,6 +57,7 @@ SUPPRESSED: dict[str, str] = {
     "cap_cooldown": "the cooldown after a coupon message",
     "cap_weekly_store_coupon": "one store coupon a week",
     "cap_weekly_item_coupon": "one item coupon a week",
+    "staff_task_open": "the plan's earlier follow-up task about the customer is still open",
     "quota_monthly_store_coupon": "the merchant's monthly store-coupon quota",
     "quota_monthly_item_coupon": "the merchant's monthly item-coupon quota",
     "quota_audience_daily": "the audience's sends of the day",

@@ -27,6 +27,8 @@ class Progress:
     failed_reasons: dict[str, int] = field(default_factory=dict)
     cancelled: int = 0
     pending: int = 0
+    deferred: int = 0  # of pending: quiet hours or a channel's back-off, sent at `deferred_until` or later
+    deferred_until: str | None = None
 
 
 def is_dead(chunk: Chunk) -> bool:
@@ -51,6 +53,10 @@ def progress(chunks: Iterable[Chunk]) -> Progress:
                 else:
                     out.pending += 1
                     out.handed_over += entry is not None and entry.outcome is Outcome.HANDING
+                    if entry is not None and entry.outcome is not Outcome.HANDING:
+                        out.deferred += 1
+                        if entry.reason and (out.deferred_until is None or entry.reason < out.deferred_until):
+                            out.deferred_until = entry.reason
             elif entry.outcome is Outcome.HELD_OUT:
                 out.held_out += 1
             elif entry.outcome is Outcome.SUPPRESSED:
@@ -89,5 +95,5 @@ class RunsService:
     def _progress(self, run: Run) -> Progress:
         out = progress(self._runs.chunks_of(run.merchant_id, run.run_id))
         if run.status is RunStatus.CANCELLED:  # what was still waiting will never be sent
-            out.cancelled, out.pending = out.cancelled + out.pending, 0
+            out.cancelled, out.pending, out.deferred, out.deferred_until = out.cancelled + out.pending, 0, 0, None
         return out

@@ -25,7 +25,10 @@ class ProgressOut(Model):
     failed: int = Field(description="recipients the channel refused or that failed for good")
     failed_reasons: dict[str, int] = Field(description="failed recipients by reason (codes: docs/reasons.md)")
     cancelled: int = Field(description="not sent: the campaign was cancelled")
-    pending: int = Field(description="not yet sent")
+    pending: int = Field(description="not yet sent (the deferred ones included)")
+    deferred: int = Field(default=0, description="of pending: waiting for the end of quiet hours or a channel's "
+                          "back-off, to be sent at deferred_until or later")
+    deferred_until: str | None = Field(default=None, description="the earliest instant a deferred recipient is sent")
 
 
 class RunOut(Model):

@@ -8,18 +8,19 @@ from typing import Any
 
 from chalicelib.core.errors import QuotaExceeded
 from chalicelib.dispatch.snapshot import view
-from chalicelib.guardrails.policy import audience_of
+from chalicelib.guardrails import feasibility
+from chalicelib.guardrails.policy import SavedRule, audience_of, grant_for, no_saved_rules
 from chalicelib.guardrails.rules import (
-    ITEM_KIND,
     QUOTA_AUDIENCE_DAILY,
     QUOTA_AUDIENCE_MONTHLY,
     QUOTA_MONTHLY_ITEM,
     QUOTA_MONTHLY_STORE,
     day_key,
+    limits_of,
     local_day,
     month_key,
 )
-from chalicelib.guardrails.store import GuardStore, coupons_key, month_state, sends_key, slot_key
+from chalicelib.guardrails.store import GuardStore, coupons_key, month_state, sends_key, slot_key, slot_runs
 from chalicelib.tenancy.model import MerchantSettings
 
 
@@ -27,10 +28,11 @@ class QuotaAdmission:
     """What can be known before the first send: quotas already used up, explicit lists larger than what is left."""
 
     def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings],
-                 coupon_kind: Callable[[str, str], str | None]) -> None:
+                 coupon_kind: Callable[[str, str], str | None], saved_rule: SavedRule = no_saved_rules) -> None:
         self._store = store
         self._settings = settings_of
         self._kind = coupon_kind
+        self._saved_rule = saved_rule
 
     def check(self, merchant_id: str, campaign_id: str, data: dict[str, Any], first_run: datetime | None,
               now: datetime) -> None:
@@ -45,13 +47,9 @@ class QuotaAdmission:
         # recipient cap is left to planning, which suppresses the positions past it (quota_max_recipients).
         listed = campaign.target.get("customer_ids") if campaign.target.get("kind") == "customers" else None
         size = len(listed) if isinstance(listed, list) else None
-        store = item = 0
-        for grant in campaign.coupons:
-            if self._kind(merchant_id, grant.coupon_id) == ITEM_KIND:
-                item += grant.quantity
-            else:
-                store += grant.quantity
-        audience = audience_of(campaign)
+        grant = grant_for(campaign, lambda c: self._kind(merchant_id, c), None)
+        store, item = grant.store_units, grant.item_units
+        audience = audience_of(campaign, "occurrence", self._saved_rule, merchant_id)
         issue_month = month_key(local_day(at, tz))
         day = local_day(at, tz)
         keys = [coupons_key(merchant_id, issue_month)]
@@ -69,12 +67,26 @@ class QuotaAdmission:
                                     f"send needs {needed}", field=f"settings.guardrails.{name}")
         if audience is None:
             return
-        slot = items.get(slot_key(merchant_id, audience, day_key(day)))
-        if g.audience_sends_per_day < 1 or slot is not None:
-            raise QuotaExceeded(f"{QUOTA_AUDIENCE_DAILY}: audience {audience} was already sent to on "
-                                f"{day.isoformat()}", field="settings.guardrails.audience_sends_per_day")
+        held = slot_runs(items.get(slot_key(merchant_id, audience, day_key(day))))
+        if len(held) >= g.audience_sends_per_day:
+            raise QuotaExceeded(f"{QUOTA_AUDIENCE_DAILY}: audience {audience} was already sent to {len(held)} "
+                                f"time(s) on {day.isoformat()}, at most {g.audience_sends_per_day}",
+                                field="settings.guardrails.audience_sends_per_day")
         sends = month_state(items.get(sends_key(merchant_id, month_key(day))))
         if len(sends.audience_runs) >= g.audience_sends_per_month:
             raise QuotaExceeded(f"{QUOTA_AUDIENCE_MONTHLY}: {len(sends.audience_runs)} audience sends in "
                                 f"{month_key(day)}, at most {g.audience_sends_per_month}",
                                 field="settings.guardrails.audience_sends_per_month")
+
+    def feasibility(self, merchant_id: str, campaign_id: str, data: dict[str, Any], now: datetime
+                    ) -> list[dict[str, Any]]:
+        """Warnings (not refusals) for the caps under which the plan's schedule cannot deliver every send to a
+        customer it targets each time (guardrails.feasibility)."""
+        campaign = view(campaign_id, "scheduled", data)
+        settings = self._settings(merchant_id)
+        grant = grant_for(campaign, lambda c: self._kind(merchant_id, c), None)
+        limits = limits_of(settings, data.get("guardrails"))
+        ceiling = settings.guardrails.campaign_ceiling.model_dump()
+        found = feasibility.check(campaign.schedule, campaign.channel, grant, limits, ceiling, settings.timezone,
+                                  now)
+        return [w.to_doc() for w in found]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from chalicelib.audiences.builtin import BUILTIN_IDS
+from chalicelib.audiences.canonical import list_key, rule_key, staff_key
 from chalicelib.core.cache import TtlCache
-from chalicelib.dispatch.model import Recipient
+from chalicelib.dispatch.model import Recipient, delivery_key
 from chalicelib.dispatch.screening import SHARED, PolicyContext, PolicyDecision
 from chalicelib.dispatch.snapshot import CampaignView
 from chalicelib.guardrails.rules import (
     ITEM_KIND,
     MESSAGE_CHANNELS,
     RISK,
+    STAFF_TASK,
     Grant,
     Limits,
     MonthState,
@@ -38,6 +42,7 @@ from chalicelib.guardrails.store import (
     sends_op,
     slot_key,
     slot_op,
+    slot_runs,
 )
 from chalicelib.tenancy.model import MerchantSettings
 
@@ -45,13 +50,48 @@ CACHE_SECONDS = 60.0  # coupon kinds, and a month's used quota as explain() last
 COUPONS_TAG, SENDS_TAG, SLOT_TAG = "*coupons", "*sends", "*slot"
 
 
-def audience_of(campaign: CampaignView, run_kind: str = "occurrence") -> str | None:
-    """The audience a calendar send goes to (counts toward the audience quotas); None for other targets and for
-    triggered campaigns, whose touches are not audience sends."""
+SavedRule = Callable[[str, str], dict[str, Any] | None]  # (merchant, audience) -> a saved custom audience's rule
+
+
+def no_saved_rules(merchant_id: str, audience_id: str) -> dict[str, Any] | None:
+    return None
+
+
+def audience_of(campaign: CampaignView, run_kind: str = "occurrence", saved_rule: SavedRule = no_saved_rules,
+                merchant_id: str = "") -> str | None:
+    """The audience a calendar send goes to, as the key the audience quotas count it under; None for triggered
+    campaigns and birthday runs, whose touches are not audience sends.
+
+    Every target resolves to the population it names (audiences.canonical): a built-in, frozen or list audience
+    is its id, a saved custom audience and an inline rule the key of the rule (so pasting the saved rule inline is
+    the same audience), an explicit customer list and a staff-friends target the key of their id sets."""
     target = campaign.target
-    if campaign.triggered or run_kind != "occurrence" or str(target.get("kind") or "") != "audience":
+    if campaign.triggered or run_kind != "occurrence":
         return None
-    return str(target.get("audience_id") or "") or None
+    kind = str(target.get("kind") or "")
+    if kind == "audience":
+        audience_id = str(target.get("audience_id") or "")
+        rule = None if not audience_id or audience_id in BUILTIN_IDS else saved_rule(merchant_id, audience_id)
+        return rule_key(rule) if rule is not None else (audience_id or None)
+    if kind == "rule":
+        return rule_key(target.get("rule"))
+    if kind == "customers":
+        return list_key(str(c) for c in target.get("customer_ids") or ())
+    if kind == "staff_friends":
+        return staff_key(str(s) for s in target.get("staff_ids") or ())
+    return None
+
+
+def grant_for(campaign: CampaignView, kind_of: Callable[[str], str | None], audience_id: str | None) -> Grant:
+    """What one recipient of `campaign` gets: a message or not, coupon units by kind (`kind_of` a template id)."""
+    store = item = 0
+    for g in campaign.coupons:
+        if kind_of(g.coupon_id) == ITEM_KIND:
+            item += g.quantity
+        else:
+            store += g.quantity
+    return Grant(campaign.campaign_id, campaign.channel in MESSAGE_CHANNELS, store, item, audience_id,
+                 campaign.channel == STAFF_TASK)
 
 
 def _ticks() -> float:
@@ -65,12 +105,15 @@ class Guardrails:
     items_per_recipient = 1  # the customer's guard item
 
     def __init__(self, store: GuardStore, settings_of: Callable[[str], MerchantSettings],
-                 coupon_kind: Callable[[str, str], str | None]) -> None:
-        """`settings_of` is read per chunk: give a cached one (wiring.cached_settings); kinds are cached here."""
+                 coupon_kind: Callable[[str, str], str | None], saved_rule: SavedRule = no_saved_rules) -> None:
+        """`settings_of` is read per chunk: give a cached one (wiring.cached_settings); kinds and saved audiences'
+        rules are cached here."""
         self._store = store
         self._settings = settings_of
         self._coupon_kind = coupon_kind
+        self._saved_rule = saved_rule
         self._kinds: TtlCache[tuple[str, str], str | None] = TtlCache(CACHE_SECONDS, _ticks)
+        self._rules: TtlCache[tuple[str, str], dict[str, Any] | None] = TtlCache(CACHE_SECONDS, _ticks)
         # Month states read by explain() when a quota was used up: later groups of this process start from them
         # instead of trying the transaction again (a quota only grows used within its month).
         self._used: TtlCache[tuple[str, str], MonthState] = TtlCache(CACHE_SECONDS, _ticks)
@@ -79,15 +122,12 @@ class Guardrails:
         """Per transaction: the month's coupon counter, the audience's month and day items, a deferral's due item."""
         return 1 + (1 if campaign.coupons else 0) + (2 if audience_of(campaign) else 0)
 
+    def _rule(self, merchant_id: str, audience_id: str) -> dict[str, Any] | None:
+        return self._rules.get((merchant_id, audience_id), lambda key: self._saved_rule(*key))
+
     def grant(self, merchant_id: str, campaign: CampaignView, run_kind: str = "occurrence") -> Grant:
-        store = item = 0
-        for g in campaign.coupons:
-            if self._kinds.get((merchant_id, g.coupon_id), lambda key: self._coupon_kind(*key)) == ITEM_KIND:
-                item += g.quantity
-            else:
-                store += g.quantity
-        return Grant(campaign.campaign_id, campaign.channel in MESSAGE_CHANNELS, store, item,
-                     audience_of(campaign, run_kind))
+        return grant_for(campaign, lambda c: self._kinds.get((merchant_id, c), lambda key: self._coupon_kind(*key)),
+                         audience_of(campaign, run_kind, self._rule, merchant_id))
 
     def limits(self, merchant_id: str, campaign: CampaignView) -> Limits:
         return limits_of(self._settings(merchant_id), campaign.data.get("guardrails"))
@@ -95,7 +135,7 @@ class Guardrails:
     def decide(self, ctx: PolicyContext, candidates: list[Recipient]) -> PolicyDecision:
         limits = self.limits(ctx.merchant_id, ctx.campaign)
         decision = PolicyDecision()
-        until = quiet_until(ctx.now, ctx.timezone, limits.quiet)
+        until = quiet_until(ctx.now, ctx.timezone, limits.quiet, ctx.campaign.channel)
         if until is not None:  # nobody is reached in quiet hours: the whole group waits for their end
             decision.deferred = {r.customer_id: until for r in candidates}
             return decision
@@ -114,10 +154,11 @@ class Guardrails:
         month = month_key(local_day(ctx.now, ctx.timezone))
         known = self._used.peek((ctx.merchant_id, month))
         used = known[0] if known is not None else MonthState()
-        first = allot(sending, grant, limits, used, MonthState(), ctx.run_id, None)
+        first = allot(sending, grant, limits, used, MonthState(), ctx.run_id)
         decision.suppressed.update(first.refused)
         for cid in first.admitted:
-            decision.writes.append((cid, customer_op(ctx.merchant_id, cid, write, f"policy:{cid}")))
+            mine = replace(write, task_key=delivery_key(ctx.run_id, cid)) if write.task else write
+            decision.writes.append((cid, customer_op(ctx.merchant_id, cid, mine, f"policy:{cid}")))
         if first.admitted:
             decision.writes += [(SHARED, op) for op in self._shared_ops(ctx, grant, limits, len(first.admitted))]
         return decision
@@ -132,8 +173,8 @@ class Guardrails:
             day = local_day(ctx.occurrence or ctx.now, ctx.timezone)  # a send counts on its occurrence's day
             ops.append(sends_op(ctx.merchant_id, month_key(day), ctx.run_id, limits.audience_per_month, ctx.now,
                                 f"policy:{SENDS_TAG}"))
-            ops.append(slot_op(ctx.merchant_id, grant.audience_id, day_key(day), ctx.run_id, ctx.now,
-                               f"policy:{SLOT_TAG}"))
+            ops.append(slot_op(ctx.merchant_id, grant.audience_id, day_key(day), ctx.run_id, limits.audience_per_day,
+                               ctx.now, f"policy:{SLOT_TAG}"))
         return ops
 
     def explain(self, ctx: PolicyContext, failed: list[str], sending: list[Recipient]) -> dict[str, str]:
@@ -165,7 +206,7 @@ class Guardrails:
             self._used.put((ctx.merchant_id, issue_month), used)
             result = allot(rest, grant, limits, used,
                            month_state(items.get(sends_key(ctx.merchant_id, month_key(send_day)))), ctx.run_id,
-                           str(slot["run"]) if slot and slot.get("run") else None)
+                           slot_runs(slot))
             verdicts.update(result.refused)
         return verdicts
 

@@ -9,6 +9,7 @@ property-tested; the store turns a `CustomerWrite` into the equivalent DynamoDB 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -29,11 +30,20 @@ QUOTA_MONTHLY_STORE = "quota_monthly_store_coupon"
 QUOTA_MONTHLY_ITEM = "quota_monthly_item_coupon"
 QUOTA_AUDIENCE_DAILY = "quota_audience_daily"
 QUOTA_AUDIENCE_MONTHLY = "quota_audience_monthly"
+STAFF_TASK_OPEN = "staff_task_open"  # the staff-side limit: one open follow-up task per customer per plan
 # The order in which a customer's violations are reported (the first one is the recorded reason).
-PRECEDENCE = (RISK, ANTI_HARASSMENT, CAP_DAILY, CAP_COOLDOWN, CAP_WEEKLY_STORE, CAP_WEEKLY_ITEM)
+PRECEDENCE = (RISK, ANTI_HARASSMENT, CAP_DAILY, CAP_COOLDOWN, CAP_WEEKLY_STORE, CAP_WEEKLY_ITEM, STAFF_TASK_OPEN)
 
-# Channels that put a message in front of the customer (a direct-to-wallet issue sends none: 002 "无消息提醒").
-MESSAGE_CHANNELS = frozenset({"inbox", "sms", "email", "webhook", "staff_task"})
+# Channels that put a message in front of the customer (a direct-to-wallet issue sends none: 002 "无消息提醒"; a
+# staff follow-up task is a to-do for an employee, not a message: the customer's message caps do not apply to it).
+MESSAGE_CHANNELS = frozenset({"inbox", "sms", "email", "webhook"})
+STAFF_TASK = "staff_task"
+# Channels quiet hours defer unless the merchant lists others (settings quiet_hours.channels): those that reach a
+# person at once. A wallet issue notifies nobody; a staff task waits in the staff member's list.
+QUIET_CHANNELS_DEFAULT = ("inbox", "sms", "email")
+# An open task blocks the plan's next task for the same customer until it is completed, or this long at most (a
+# task nobody completes must not silence the plan for that customer forever).
+TASK_LOCK_DAYS = 30
 ITEM_KIND = "item_discount"
 MAX_EXCLUDE_DAYS = 7  # anti-harassment window limit (001)
 REACH_DAYS_KEPT = MAX_EXCLUDE_DAYS
@@ -49,6 +59,7 @@ class QuietHours:
     enabled: bool = True
     start: time = time(21, 0)
     end: time = time(9, 0)
+    channels: frozenset[str] = frozenset(QUIET_CHANNELS_DEFAULT)  # the channels it defers
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class Grant:
     store_units: int = 0
     item_units: int = 0
     audience_id: str | None = None  # an audience send (counts toward the audience quotas)
+    staff_task: bool = False  # a staff follow-up task: no message caps, one open task per customer and plan
 
     @property
     def coupon_message(self) -> bool:
@@ -101,15 +113,17 @@ def limits_of(settings: Any, overrides: Mapping[str, Any] | None) -> Limits:
 
     def pick(name: str) -> int:
         value = o.get(name)
-        return int(getattr(g, name) if value is None else value)
+        return int(g.effective(name, None if value is None else int(value)))
 
     quiet = settings.quiet_hours
     respect = o.get("respect_quiet_hours", True) is not False
+    channels = getattr(quiet, "channels", None)
     return Limits(
         daily_messages=pick("daily_messages_per_customer"), cooldown_days=pick("coupon_message_cooldown_days"),
         weekly_store=pick("weekly_store_coupons_per_customer"), weekly_item=pick("weekly_item_coupons_per_customer"),
         exclude_days=min(MAX_EXCLUDE_DAYS, int(o.get("exclude_reached_within_days") or 0)),
-        quiet=QuietHours(bool(quiet.enabled) and respect, _hhmm(quiet.start), _hhmm(quiet.end)),
+        quiet=QuietHours(bool(quiet.enabled) and respect, _hhmm(quiet.start), _hhmm(quiet.end),
+                         frozenset(QUIET_CHANNELS_DEFAULT if channels is None else channels)),
         risk=RiskRule(bool(g.risk.enabled), int(g.risk.min_claims), int(g.risk.window_days)),
         monthly_store=int(g.monthly_store_coupons), monthly_item=int(g.monthly_item_coupons),
         audience_per_day=int(g.audience_sends_per_day), audience_per_month=int(g.audience_sends_per_month))
@@ -134,9 +148,10 @@ def month_key(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-def quiet_until(now: datetime, tz: str, quiet: QuietHours) -> datetime | None:
-    """The end of the quiet period `now` falls in (the instant a deferred send is released), else None."""
-    if not quiet.enabled or quiet.start == quiet.end:
+def quiet_until(now: datetime, tz: str, quiet: QuietHours, channel: str | None = None) -> datetime | None:
+    """The end of the quiet period `now` falls in (the instant a deferred send is released), else None; a
+    `channel` quiet hours do not defer (settings quiet_hours.channels) is never deferred."""
+    if not quiet.enabled or quiet.start == quiet.end or (channel is not None and channel not in quiet.channels):
         return None
     zone = ZoneInfo(tz)
     local = now.astimezone(zone)
@@ -178,10 +193,19 @@ class CustomerWrite:
     risk_at: int | None = None  # epoch seconds: the customer must not be inside a risk interval then
     risk_window: int = 0  # seconds: a redemption within this long before `risk_at` clears the rule
     expires_at: int = 0
+    task: str = ""  # staff tasks: the lock attribute of this plan (`tk_...`), empty for other channels
+    task_key: str = ""  # the delivery the task belongs to: the lock's value (its completion releases it)
+    task_at: int = 0  # epoch seconds: a lock whose expiry (`task` + "u") is at or before this no longer holds
 
 
-def write_for(grant: Grant, limits: Limits, now: datetime, tz: str) -> CustomerWrite:
-    """The guard-item write of one recipient of `grant` at `now` (local windows in the merchant's zone)."""
+def task_lock(campaign_id: str) -> str:
+    """The guard-item attribute holding a plan's open staff task for the customer (its expiry: the name + "u")."""
+    return "tk_" + hashlib.sha256(campaign_id.encode()).hexdigest()[:12]
+
+
+def write_for(grant: Grant, limits: Limits, now: datetime, tz: str, task_key: str = "") -> CustomerWrite:
+    """The guard-item write of one recipient of `grant` at `now` (local windows in the merchant's zone);
+    `task_key` is the recipient's delivery key when the grant is a staff task."""
     day = local_day(now, tz)
     week = week_key(day)
     counters: list[Counter] = []
@@ -205,7 +229,9 @@ def write_for(grant: Grant, limits: Limits, now: datetime, tz: str) -> CustomerW
                           for i in range(REACH_DAYS_KEPT, REACH_DAYS_KEPT + STALE_DAYS)),
         risk_at=int(now.timestamp()) if limits.risk.enabled else None,
         risk_window=limits.risk.window_days * 86400,
-        expires_at=int(now.timestamp()) + GUARD_TTL_DAYS * 86400)
+        expires_at=int(now.timestamp()) + GUARD_TTL_DAYS * 86400,
+        task=task_lock(grant.campaign_id) if grant.staff_task else "", task_key=task_key if grant.staff_task else "",
+        task_at=int(now.timestamp()) if grant.staff_task else 0)
 
 
 def static_reason(write: CustomerWrite) -> str | None:
@@ -235,6 +261,8 @@ def violations(state: Mapping[str, Any], write: CustomerWrite) -> list[str]:
         current = _num(state, counter.name) or 0
         if current + counter.add > counter.cap:
             found.add(counter.reason)
+    if write.task and state.get(write.task) is not None and (_num(state, write.task + "u") or 0) > write.task_at:
+        found.add(STAFF_TASK_OPEN)
     last = _num(state, "cm")
     if last is not None:
         if write.cooldown_since is not None and last > write.cooldown_since:
@@ -256,6 +284,8 @@ def apply(state: Mapping[str, Any], write: CustomerWrite) -> dict[str, Any]:
     out[write.reach] = set(out.get(write.reach) or ()) | {write.campaign_id}
     for name in write.reach_stale:
         out.pop(name, None)
+    if write.task:
+        out[write.task], out[write.task + "u"] = write.task_key, write.task_at + TASK_LOCK_DAYS * 86400
     out["expires_at"] = write.expires_at
     return out
 
@@ -318,13 +348,13 @@ class Allotment:
 
 
 def allot(customers: Sequence[str], grant: Grant, limits: Limits, month: MonthState, sends: MonthState,
-          run_id: str, slot_run: str | None) -> Allotment:
+          run_id: str, day_runs: frozenset[str] = frozenset()) -> Allotment:
     """Admit customers in order while the month's coupon quotas (`month`) and audience quotas (`sends`, the
-    day's slot holder `slot_run`) allow."""
+    the runs holding the day's sends of the audience, `day_runs`) allow."""
     out = Allotment()
     if grant.audience_id is not None:
         reason = None
-        if limits.audience_per_day < 1 or (slot_run is not None and slot_run != run_id):
+        if run_id not in day_runs and len(day_runs) >= limits.audience_per_day:
             reason = QUOTA_AUDIENCE_DAILY
         elif run_id not in sends.audience_runs and len(sends.audience_runs) >= limits.audience_per_month:
             reason = QUOTA_AUDIENCE_MONTHLY

@@ -25,7 +25,16 @@ from chalicelib.core.config import get_config
 from chalicelib.core.dynamo import is_condition_failure, table_meta
 from chalicelib.core.tx import TxOp
 from chalicelib.dispatch.model import contact_key
-from chalicelib.guardrails.rules import GUARD_TTL_DAYS, CustomerWrite, MonthState, RiskRule, prune_claims, risk_interval
+from chalicelib.guardrails.rules import (
+    GUARD_TTL_DAYS,
+    TASK_LOCK_DAYS,
+    CustomerWrite,
+    MonthState,
+    RiskRule,
+    prune_claims,
+    risk_interval,
+    task_lock,
+)
 
 QUOTA_TTL_DAYS = 400
 _deserialize = TypeDeserializer().deserialize
@@ -49,7 +58,7 @@ class GuardItem(Model):
     rv = NumberAttribute(null=True)  # version of the risk facts (they are read, recomputed and written back)
     st = NumberAttribute(null=True)  # month: store coupon units issued
     it = NumberAttribute(null=True)  # month: item coupon units issued
-    run = UnicodeAttribute(null=True)  # audience day slot: the run holding it
+    run = UnicodeAttribute(null=True)  # audience day slot before it held a set of runs (read, never written)
     expires_at = NumberAttribute(null=True)
 
 
@@ -107,6 +116,10 @@ def customer_op(merchant_id: str, customer_id: str, write: CustomerWrite, tag: s
     if write.coupon_message:
         conditions.append(GuardItem.cm.does_not_exist() | (GuardItem.cm <= write.today))
         actions.append(GuardItem.cm.set(write.today))
+    if write.task:  # one open staff task per customer and plan: free, or its lock expired
+        lock, until = Path(write.task), Path(write.task + "u")
+        conditions.append(lock.does_not_exist() | until.does_not_exist() | (until <= write.task_at))
+        actions += [lock.set(write.task_key), until.set(write.task_at + TASK_LOCK_DAYS * 86400)]
     actions.append(Path(write.reach).add({write.campaign_id}))
     actions += [Path(name).remove() for name in write.reach_stale]
     pk, sk = guard_key(merchant_id, customer_id)
@@ -139,11 +152,22 @@ def sends_op(merchant_id: str, month: str, run_id: str, cap: int, now: datetime,
                 [GuardItem.kind.set("quota"), GuardItem.expires_at.set(_ttl(now)), runs.add({run_id})])
 
 
-def slot_op(merchant_id: str, audience_id: str, day: str, run_id: str, now: datetime, tag: str) -> TxOp:
-    """The audience's send of the local day: taken by the first run, held by it for all its chunks."""
+def slot_op(merchant_id: str, audience_id: str, day: str, run_id: str, cap: int, now: datetime, tag: str) -> TxOp:
+    """The audience's sends of the local day (a set of run ids, at most `cap`): a run takes a place with its first
+    chunk and holds it for all its chunks (replays add nothing)."""
+    runs = Path("runs")
+    condition = runs.does_not_exist() | runs.contains(run_id) | (size(runs) < cap)
     pk, sk = slot_key(merchant_id, audience_id, day)
-    return TxOp("update", GuardItem(pk, sk), tag, GuardItem.run.does_not_exist() | (GuardItem.run == run_id),
-                [GuardItem.kind.set("quota"), GuardItem.run.set(run_id), GuardItem.expires_at.set(_ttl(now))])
+    return TxOp("update", GuardItem(pk, sk), tag, condition,
+                [GuardItem.kind.set("quota"), GuardItem.expires_at.set(_ttl(now)), runs.add({run_id})])
+
+
+def slot_runs(item: dict[str, Any] | None) -> frozenset[str]:
+    """The runs holding the audience's sends of a day (an item written before days had a set holds its one run
+    under `run`: counted here, so at most one send more than the cap on the day of the upgrade)."""
+    item = item or {}
+    legacy = {str(item["run"])} if item.get("run") else set()
+    return frozenset(str(r) for r in item.get("runs") or ()) | legacy
 
 
 def month_state(item: dict[str, Any] | None) -> MonthState:
@@ -191,6 +215,17 @@ class GuardStore:
                          # A late-ingested old order must not bring the item's expiry forward.
                          GuardItem.expires_at.set(GuardItem.expires_at | redeemed + GUARD_TTL_DAYS * 86400)],
                 condition=GuardItem.rd.does_not_exist() | (GuardItem.rd < redeemed))
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def release_task(self, merchant_id: str, customer_id: str, campaign_id: str, delivery_key: str) -> None:
+        """A staff task completed: the plan may give its staff a new task about the customer. Only the lock of
+        that very task is removed (one conditional write; a lock taken by a later task stays)."""
+        lock = task_lock(campaign_id)
+        try:
+            GuardItem(*guard_key(merchant_id, customer_id)).update(
+                actions=[Path(lock).remove(), Path(lock + "u").remove()], condition=Path(lock) == delivery_key)
         except UpdateError as exc:
             if not is_condition_failure(exc):
                 raise

@@ -8,7 +8,7 @@ from chalicelib.core.csvtext import render
 from chalicelib.reports.schemas import HistoryRow, RecipientOut
 
 RECIPIENT_COLUMNS = ("customer_id", "status", "reason", "run_id", "at", "coupons", "orders", "amount_fen",
-                     "discount_fen", "reversed_orders", "churned")
+                     "discount_fen", "reversed_orders", "churned", "until")
 HISTORY_COLUMNS = ("instance_id", "coupon_id", "coupon_name", "customer_id", "campaign_id", "campaign_name", "run_id",
                    "status", "issued_at", "claimed_at", "valid_until", "redeemed_at", "order_id")
 
@@ -17,7 +17,7 @@ def recipients_csv(rows: Iterable[RecipientOut], timezone: str) -> str:
     return render(RECIPIENT_COLUMNS, ((
         r.customer_id, r.status, r.reason, r.run_id, r.at,
         ";".join(f"{c.instance_id}:{c.status}" for c in r.coupons), r.orders, r.amount_fen, r.discount_fen,
-        r.reversed_orders, ";".join(r.churned)) for r in rows), timezone)
+        r.reversed_orders, ";".join(r.churned), r.until) for r in rows), timezone)
 
 
 def history_csv(rows: Iterable[HistoryRow], timezone: str) -> str:

@@ -31,12 +31,16 @@ class DeliveryStatus(StrEnum):
     HELD_OUT = "held_out"
     SUPPRESSED = "suppressed"
     FAILED = "failed"
+    DEFERRED = "deferred"  # waiting, with the instant it is sent (`until`): quiet hours, a channel's back-off
     NOT_SENT = "not_sent"
 
 
 # When a customer appears in several runs of one campaign, the report shows the best status.
-STATUS_RANK = {DeliveryStatus.REACHED: 5, DeliveryStatus.FAILED: 4, DeliveryStatus.NOT_SENT: 3,
-               DeliveryStatus.SUPPRESSED: 2, DeliveryStatus.HELD_OUT: 1}
+STATUS_RANK = {DeliveryStatus.REACHED: 6, DeliveryStatus.FAILED: 5, DeliveryStatus.DEFERRED: 4,
+               DeliveryStatus.NOT_SENT: 3, DeliveryStatus.SUPPRESSED: 2, DeliveryStatus.HELD_OUT: 1}
+# Why a deferred recipient waits (reports' reason for a ledger outcome that holds its release instant).
+QUIET_HOURS = "quiet_hours"
+CHANNEL_BACKOFF = "channel_backoff"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class Delivery:
     coupon_instance_ids: tuple[str, ...] = ()
     at: datetime | None = None
     arm: str | None = None  # the A/B treatment of the chunk that holds it (None: no treatments)
+    until: datetime | None = None  # deferred: when it is sent
 
 
 @dataclass(frozen=True)

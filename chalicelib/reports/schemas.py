@@ -11,7 +11,7 @@ from chalicelib.core.basemodel import Model
 from chalicelib.core.schemas import Body, Day, ListQuery
 from chalicelib.reports.experiment_schemas import ExperimentOut
 
-RecipientStatus = Literal["reached", "held_out", "suppressed", "failed", "not_sent", "converted"]
+RecipientStatus = Literal["reached", "held_out", "suppressed", "failed", "deferred", "not_sent", "converted"]
 Format = Literal["json", "csv"]
 
 
@@ -54,13 +54,16 @@ class Funnel(Model):
 
 
 class Reasons(Model):
-    failed: dict[str, int] = Field(
-        description='customers whose best delivery failed, by reason (distinct customers across runs)')
-    suppressed: dict[str, int] = Field(
-        description="customers never sent to, by the reason of their latest suppression: distinct customers across "
-                    "runs (a customer suppressed cap_daily on 16 runs is 1 here and 16 in the runs' progress)")
-    not_sent: dict[str, int] = Field(
-        description='customers not sent for another reason (cancelled, no contact, cannot render…), by reason')
+    """Distinct customers by their best status's reason (a customer counts once, in the status ranked best)."""
+
+    failed: dict[str, int]
+    suppressed: dict[str, int]
+    deferred: dict[str, int] = Field(default_factory=dict, description="waiting to be sent: quiet_hours (deferred "
+                                     "to the end of the merchant's quiet hours) or channel_backoff (the channel "
+                                     "asked to be called again later)")
+    not_sent: dict[str, int]
+    deferred_until: datetime | None = Field(default=None, description="the earliest instant a deferred recipient "
+                                            "is sent")
 
 
 class Revenue(Model):
@@ -130,6 +133,11 @@ class DayPoint(Model):
     churn: int = Field(description='unsubscribes and unfollows attributed that day')
 
 
+class LoosenedCap(Model):
+    setting: int = Field(description="the merchant's shop-wide value")
+    campaign: int = Field(description="the value the campaign sends under")
+
+
 class ReportOut(Model):
     campaign_id: str
     name: str | None
@@ -147,6 +155,8 @@ class ReportOut(Model):
     series: list[DayPoint]
     experiment: ExperimentOut | None = Field(default=None, description="A/B treatments: per treatment and for the "
                                              "holdout, the funnel, money, coupons, lifts and the verdict")
+    loosened: dict[str, LoosenedCap] = Field(default_factory=dict, description="per-customer caps the campaign "
+                                             "loosens beyond the merchant setting (recorded at its activation)")
 
 
 class CouponState(Model):
@@ -161,6 +171,7 @@ class RecipientOut(Model):
     reason: str | None
     run_id: str | None
     at: datetime | None
+    until: datetime | None = Field(default=None, description="status deferred: the instant it is sent")
     coupons: list[CouponState]
     orders: int = Field(description="attributed paid orders")
     amount_fen: int

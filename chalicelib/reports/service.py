@@ -132,7 +132,9 @@ class ReportService:
                           paid=len(paid)),
             reasons=Reasons(failed=_reasons(folded.values(), DeliveryStatus.FAILED),
                             suppressed=_reasons(folded.values(), DeliveryStatus.SUPPRESSED),
-                            not_sent=_reasons(folded.values(), DeliveryStatus.NOT_SENT)),
+                            deferred=_reasons(folded.values(), DeliveryStatus.DEFERRED),
+                            not_sent=_reasons(folded.values(), DeliveryStatus.NOT_SENT),
+                            deferred_until=min((d.until for d in folded.values() if d.until), default=None)),
             revenue=Revenue(orders=total.orders, gmv_fen=total.gmv, discount_fen=total.discount,
                             coupon_orders=total.coupon_orders, control_orders=total.ctl_orders,
                             control_gmv_fen=total.ctl_gmv),
@@ -147,7 +149,8 @@ class ReportService:
             lift=LiftOut(**vars(lift), min_per_arm=lift_stats.MIN_ARM,
                          min_conversions_per_arm=lift_stats.MIN_CONVERSIONS),
             series=self._series(deliveries, daily, day_from, day_to, tz),
-            experiment=experiment(record.data, deliveries, attrs, facts, fold))
+            experiment=experiment(record.data, deliveries, attrs, facts, fold),
+            loosened=record.data.get("loosened") or {})
 
     def _series(self, deliveries: list[Delivery], daily: dict[str, Counts], day_from: date | None,
                 day_to: date | None, tz: str) -> list[DayPoint]:

@@ -11,7 +11,7 @@ from chalicelib.core.clock import Clock, parse_iso, to_iso
 from chalicelib.core.reasons import INTERNAL, public_reason
 from chalicelib.coupons.model import CouponInstance
 from chalicelib.coupons.terms import effective_status
-from chalicelib.reports.model import CouponFact, Delivery, DeliveryStatus
+from chalicelib.reports.model import CHANNEL_BACKOFF, QUIET_HOURS, CouponFact, Delivery, DeliveryStatus
 
 RUN_PAGE = 100
 
@@ -46,6 +46,10 @@ def delivery_of(run_id: str, customer_id: str, entry: Any, chunk_state: str, sta
     outcome = _text(entry.outcome)
     at = parse_iso(entry.at) if getattr(entry, "at", None) else started
     instances = tuple(getattr(entry, "instances", ()) or ())
+    waiting = {"deferred": QUIET_HOURS, "retry": CHANNEL_BACKOFF}.get(outcome)
+    if waiting is not None:  # the ledger keeps the release instant as the entry's reason
+        until = parse_iso(entry.reason) if entry.reason else None
+        return Delivery(run_id, customer_id, DeliveryStatus.DEFERRED, waiting, instances, at, until=until)
     mapping = {"succeeded": DeliveryStatus.REACHED, "held_out": DeliveryStatus.HELD_OUT,
                "suppressed": DeliveryStatus.SUPPRESSED, "failed": DeliveryStatus.FAILED}
     status = mapping.get(outcome, DeliveryStatus.NOT_SENT)

@@ -28,8 +28,10 @@ def render_report(report: dict[str, Any]) -> str:
                     f"expired {c['expired']}, claimers {c['claimers']}"),
         ("reach churn", f"unsubscribed {ch['unsubscribed']}, unfollowed {ch['unfollowed']} ({_pct(ch['rate'])})"),
     ]
-    for kind in ("failed", "suppressed", "not_sent"):
-        reasons = report["reasons"][kind]
+    for name, cap in (report.get("loosened") or {}).items():
+        rows.append(("loosened", f"{name} {cap['setting']} → {cap['campaign']} (within the merchant's ceiling)"))
+    for kind in ("failed", "suppressed", "deferred", "not_sent"):
+        reasons = report["reasons"].get(kind)
         if reasons:
             rows.append((kind.replace("_", " "), ", ".join(f"{k} {v}" for k, v in reasons.items())))
     if lift["status"] == "ok":

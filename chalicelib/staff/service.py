@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,9 +36,12 @@ def task_id_for(merchant_id: str, delivery_key: str) -> str:
 
 
 class StaffTaskService:
-    def __init__(self, store: TaskPort, clock: Clock) -> None:
+    def __init__(self, store: TaskPort, clock: Clock,
+                 on_completed: Callable[[StaffTask], None] | None = None) -> None:
+        """`on_completed` releases the staff-side limit (guardrails: one open task per customer per plan)."""
         self._store = store
         self._clock = clock
+        self._on_completed = on_completed
 
     def create_task(self, merchant_id: str, staff_id: str, customer_id: str, script: str, *, delivery_key: str,
                     nickname: str | None = None, phone: str | None = None, campaign_id: str | None = None,
@@ -81,6 +85,7 @@ class StaffTaskService:
         """Record the outcome once; a second completion is a 409."""
         task = self.get(merchant_id, task_id, viewer_staff_id)
         if task.status == "done":
+            self._released(task)  # a retry after the release failed: release again (idempotent) before the 409
             raise Conflict(f"task already completed with outcome {task.outcome}", field="path.task_id")
         done = task.with_(status="done", outcome=outcome, note=note, completed_at=self._clock(),
                           completed_by=completed_by)
@@ -88,4 +93,9 @@ class StaffTaskService:
             self._store.replace(task, done)
         except WalletConflict as exc:
             raise Conflict("task already completed", field="path.task_id") from exc
+        self._released(done)
         return done
+
+    def _released(self, task: StaffTask) -> None:
+        if self._on_completed is not None and task.campaign_id and task.delivery_key:
+            self._on_completed(task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -38,10 +39,27 @@ class Strict(Model):
     model_config = ConfigDict(extra="forbid")
 
 
+ChannelName = Literal["wallet", "inbox", "sms", "email", "webhook", "staff_task"]
+
+
+def _quiet_default() -> list[ChannelName]:
+    return ["email", "inbox", "sms"]
+
+
 class QuietHours(Strict):
     enabled: bool = True
     start: str = Field(default="21:00", description="local HH:MM when quiet hours begin")
     end: str = Field(default="09:00", description="local HH:MM when quiet hours end (sends deferred to it)")
+    channels: list[ChannelName] = Field(
+        default_factory=_quiet_default, max_length=6,
+        description="the channels quiet hours defer: those that reach a person at once. Add webhook when the "
+                    "merchant's endpoint notifies customers; a wallet issue (it notifies nobody) and a staff task "
+                    "(it waits in the staff member's list) are sent at once unless listed")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[ChannelName]) -> list[ChannelName]:
+        return sorted(set(value))
 
     @field_validator("start", "end")
     @classmethod
@@ -63,6 +81,30 @@ class RiskRule(Strict):
     window_days: int = Field(default=30, ge=1, le=365, description="... and redeemed none within this window")
 
 
+# The per-customer caps a campaign may override: True when a larger value is looser (a cap), False when a smaller
+# one is (a cooldown).
+CAPS_LARGER_IS_LOOSER: dict[str, bool] = {
+    "daily_messages_per_customer": True,
+    "coupon_message_cooldown_days": False,
+    "weekly_store_coupons_per_customer": True,
+    "weekly_item_coupons_per_customer": True,
+}
+
+
+class CampaignCeiling(Strict):
+    """How far a campaign's guardrails override may LOOSEN a per-customer cap (issue 18: 004's daily coupons).
+
+    A campaign may set a cap up to the larger of the shop-wide setting and this ceiling (a cooldown down to the
+    smaller of the two). The defaults are SPEC §8's: no campaign loosens anything until the merchant raises them.
+    """
+
+    daily_messages_per_customer: int = Field(default=1, ge=0, le=100)
+    coupon_message_cooldown_days: int = Field(default=5, ge=0, le=60, description="the shortest cooldown a "
+                                              "campaign may set")
+    weekly_store_coupons_per_customer: int = Field(default=1, ge=0, le=100)
+    weekly_item_coupons_per_customer: int = Field(default=1, ge=0, le=100)
+
+
 class Guardrails(Strict):
     """SPEC §8 defaults; each adjustable per merchant."""
 
@@ -77,6 +119,21 @@ class Guardrails(Strict):
     audience_sends_per_month: int = Field(default=60, ge=0, le=10_000)
     max_recipients_per_send: int = Field(default=100_000, ge=1, le=300_000)
     risk: RiskRule = Field(default_factory=RiskRule)
+    campaign_ceiling: CampaignCeiling = Field(default_factory=CampaignCeiling, description="the loosest value a "
+                                              "campaign's guardrails may give each per-customer cap")
+
+    def loosest(self, name: str) -> int:
+        """The loosest value a campaign may give the per-customer cap `name` (a cooldown: the shortest)."""
+        setting, ceiling = int(getattr(self, name)), int(getattr(self.campaign_ceiling, name))
+        return max(setting, ceiling) if CAPS_LARGER_IS_LOOSER[name] else min(setting, ceiling)
+
+    def effective(self, name: str, override: int | None) -> int:
+        """A campaign's value of the cap `name`: its override (stricter, or looser within the ceiling; one past
+        the ceiling, say after the merchant lowered it, is held to it), else the shop-wide setting."""
+        if override is None:
+            return int(getattr(self, name))
+        loosest = self.loosest(name)
+        return min(override, loosest) if CAPS_LARGER_IS_LOOSER[name] else max(override, loosest)
 
 
 class RfmThresholds(Strict):

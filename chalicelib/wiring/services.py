@@ -27,6 +27,7 @@ from chalicelib.coupons.templates import CouponTemplates
 from chalicelib.customers.reader import CustomerReader
 from chalicelib.customers.service import IngestService
 from chalicelib.customers.store import CustomerStore
+from chalicelib.staff.model import StaffTask
 from chalicelib.staff.service import StaffTaskService
 from chalicelib.staff.store import TaskStore
 from chalicelib.wiring import guardrails
@@ -95,9 +96,15 @@ def inbox_store() -> InboxStore:
     return InboxStore()
 
 
+def _release_task(task: StaffTask) -> None:
+    """A completed task frees its plan's staff-side limit for the customer (guardrails.rules.STAFF_TASK_OPEN)."""
+    guardrails.guard_store().release_task(task.merchant_id, task.customer_id, task.campaign_id or "",
+                                          task.delivery_key or "")
+
+
 @part
 def staff_service() -> StaffTaskService:
-    return StaffTaskService(TaskStore(), clock())
+    return StaffTaskService(TaskStore(), clock(), on_completed=_release_task)
 
 
 def _inbox_limit(merchant_id: str) -> int:

@@ -100,6 +100,7 @@ def test_audience_is_sent_once_a_day_when_a_second_campaign_targets_it(api, merc
 
 def test_daily_cap_then_cooldown_follow_a_coupon_message_when_more_messages_come(api, merchant, clock, runtime):
     seed_customers(api, merchant, ["d1"], consent=CONSENT)
+    put_settings(api, merchant, audience_sends_per_day=5)  # each send goes to the same one-customer list
     coupon = make_coupon(api, merchant)
     content = api.post("/v1/contents", {"name": "note", "text": "hi"}, token=merchant.token).json["content_id"]
     target = {"kind": "customers", "customer_ids": ["d1"]}
@@ -133,7 +134,7 @@ def test_risky_customers_are_excluded_when_flagged_or_claiming_without_redeeming
     seed_customers(api, merchant, ["k3"], consent=CONSENT, risk_flag=True)
     put_settings(api, merchant, coupon_message_cooldown_days=0, daily_messages_per_customer=10,
                  inbox_messages_per_day=10, weekly_store_coupons_per_customer=10,
-                 risk={"enabled": True, "min_claims": 2, "window_days": 30})
+                 risk={"enabled": True, "min_claims": 2, "window_days": 30}, audience_sends_per_day=10)
     coupon = make_coupon(api, merchant)
     content = api.post("/v1/contents", {"name": "note", "text": "hi"}, token=merchant.token).json["content_id"]
     offer = campaign_body(coupon, EVERYONE, channel="inbox", content_id=content)

@@ -106,6 +106,7 @@ def test_no_customer_exceeds_a_cap_and_counters_equal_the_ledger_when_8_threads_
     settings = api.get("/v1/settings", token=merchant.token)
     body = {k: settings.json[k] for k in ("store_name", "timezone", "quiet_hours", "guardrails", "rfm")}
     body["guardrails"]["monthly_store_coupons"] = MONTHLY_STORE
+    body["guardrails"]["audience_sends_per_day"] = 3  # the three campaigns send to one rule: one audience
     assert api.put("/v1/settings", body, token=merchant.token,
                    headers={"If-Match": str(settings.json["version"])}).status == 200
     clock.set(NOW)

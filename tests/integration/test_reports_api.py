@@ -110,8 +110,11 @@ def seeded(api: Any, merchant: Any, runtime: Any, clock: Any, ledger: FakeDelive
         Delivery("r1", "c2", DeliveryStatus.FAILED, "channel_error", (), SENT),
         Delivery("r1", "c3", DeliveryStatus.SUPPRESSED, "no_consent", (), SENT),
         Delivery("r1", "c4", DeliveryStatus.HELD_OUT, None, (), SENT),
-        Delivery("r1", "c5", DeliveryStatus.NOT_SENT, "cancelled", (), SENT)]
-    index_deliveries(merchant.id, cid, ledger.rows[(merchant.id, cid)])
+        Delivery("r1", "c5", DeliveryStatus.NOT_SENT, "cancelled", (), SENT),
+        Delivery("r1", "c6", DeliveryStatus.DEFERRED, "quiet_hours", (), SENT, until=SENT + timedelta(hours=10))]
+    # The recipient index holds settled deliveries: a deferred one is not final yet.
+    index_deliveries(merchant.id, cid, [d for d in ledger.rows[(merchant.id, cid)]
+                                        if d.status is not DeliveryStatus.DEFERRED])
     wiring.reach_log().record_reaches(merchant.id, [Reach("c1", cid, "r1", SENT, coupon_instance_ids=(ci,)),
                                                       Reach("c4", cid, "r1", SENT, held_out=True)])
     orders(api, merchant, runtime, [order("o1", "c1", SENT + timedelta(hours=1), 5000),
@@ -128,14 +131,15 @@ def test_report_shows_funnel_reasons_revenue_coupons_churn_and_series(api, merch
     r = api.get(f"/v1/campaigns/{seeded['campaign']}/report", token=merchant.token)
     assert r.status == 200, r.json
     body = r.json
-    assert body["funnel"] == {"targeted": 5, "held_out": 1, "reached": 1, "ordered": 1, "paid": 1}
+    assert body["funnel"] == {"targeted": 6, "held_out": 1, "reached": 1, "ordered": 1, "paid": 1}
     assert body["reasons"] == {"failed": {"channel_error": 1}, "suppressed": {"no_consent": 1},
-                               "not_sent": {"cancelled": 1}}
+                               "deferred": {"quiet_hours": 1}, "not_sent": {"cancelled": 1},
+                               "deferred_until": to_iso(SENT + timedelta(hours=10))}
     assert body["revenue"] == {"orders": 1, "gmv_fen": 5000, "discount_fen": 100, "coupon_orders": 0,
                                "control_orders": 1, "control_gmv_fen": 800}
     assert body["coupons"] == {"issued": 1, "claimed": 1, "redeemed": 0, "expired": 0, "claimers": 1}
     assert body["churn"] == {"unsubscribed": 0, "unfollowed": 1, "total": 1, "rate": 1.0}
-    assert body["rates"]["reach_rate"] == 0.25 and body["rates"]["conversion_rate"] == 1.0
+    assert body["rates"]["reach_rate"] == 0.2 and body["rates"]["conversion_rate"] == 1.0
     assert body["lift"]["status"] == "insufficient" and body["lift"]["control_conversions"] == 1
     assert body["series"] == [{"day": "2026-11-22", "reached": 1, "orders": 1, "gmv_fen": 5000, "discount_fen": 100,
                                "control_orders": 1, "churn": 1}]
@@ -150,12 +154,12 @@ def test_recipients_csv_content_when_format_is_csv(api, merchant, seeded):
     assert r.status == 200 and r.headers["content-type"].startswith("text/csv")
     at = SENT.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()  # the merchant's zone, with the offset
     assert r.text.removeprefix("\ufeff").split("\r\n") == [
-        "customer_id,status,reason,run_id,at,coupons,orders,amount_fen,discount_fen,reversed_orders,churned",
-        f"c2,failed,channel_error,r1,{at},,0,0,0,0,",  # index order: run, chunk, then status and customer
-        f"c4,held_out,,r1,{at},,1,800,100,0,",
-        f"c5,not_sent,cancelled,r1,{at},,0,0,0,0,",
-        f"c1,reached,,r1,{at},{seeded['instance']}:claimed,1,5000,100,1,unfollow",
-        f"c3,suppressed,no_consent,r1,{at},,0,0,0,0,",
+        "customer_id,status,reason,run_id,at,coupons,orders,amount_fen,discount_fen,reversed_orders,churned,until",
+        f"c2,failed,channel_error,r1,{at},,0,0,0,0,,",  # index order: run, chunk, then status and customer
+        f"c4,held_out,,r1,{at},,1,800,100,0,,",
+        f"c5,not_sent,cancelled,r1,{at},,0,0,0,0,,",
+        f"c1,reached,,r1,{at},{seeded['instance']}:claimed,1,5000,100,1,unfollow,",
+        f"c3,suppressed,no_consent,r1,{at},,0,0,0,0,,",
         ""]
 
 

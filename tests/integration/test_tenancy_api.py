@@ -17,7 +17,8 @@ def test_settings_have_spec_defaults_when_merchant_is_new(api: Any, merchant: An
     assert r.status == 200, r
     body = r.json
     assert body["timezone"] == "Asia/Shanghai"
-    assert body["quiet_hours"] == {"enabled": True, "start": "21:00", "end": "09:00"}
+    assert body["quiet_hours"] == {"enabled": True, "start": "21:00", "end": "09:00",
+                                   "channels": ["email", "inbox", "sms"]}
     g = body["guardrails"]
     assert (g["daily_messages_per_customer"], g["coupon_message_cooldown_days"]) == (1, 5)
     assert (g["monthly_store_coupons"], g["audience_sends_per_month"], g["max_recipients_per_send"]) == (

@@ -262,19 +262,28 @@ def test_prune_claims_keeps_claims_younger_than_the_window_newest_first():
 # -- merchant quotas --------------------------------------------------------------------------------------
 def test_the_monthly_item_quota_counts_coupons_already_issued_that_month():
     limits = _limits(monthly_item=5)
-    result = allot(["a", "b", "c"], Grant("x", False, 0, 2), limits, MonthState(item=1), MonthState(), "r", None)
+    result = allot(["a", "b", "c"], Grant("x", False, 0, 2), limits, MonthState(item=1), MonthState(), "r")
     assert result.admitted == ["a", "b"]
     assert result.refused == {"c": QUOTA_MONTHLY_ITEM}
 
 
 def test_a_grant_that_exactly_fills_the_monthly_quota_is_admitted():
     limits = _limits(monthly_item=4, monthly_store=3)
-    result = allot(["a", "b"], Grant("x", False, 3, 4), limits, MonthState(), MonthState(), "r", None)
+    result = allot(["a", "b"], Grant("x", False, 3, 4), limits, MonthState(), MonthState(), "r")
     assert (result.admitted, result.refused) == (["a"], {"b": QUOTA_MONTHLY_STORE})
 
 
 def test_an_audience_quota_of_zero_sends_a_day_refuses_every_audience_send():
     grant = Grant("x", True, audience_id="aud")
-    refused = allot(["a", "b"], grant, _limits(audience_per_day=0), MonthState(), MonthState(), "r", None).refused
+    refused = allot(["a", "b"], grant, _limits(audience_per_day=0), MonthState(), MonthState(), "r").refused
     assert refused == {"a": QUOTA_AUDIENCE_DAILY, "b": QUOTA_AUDIENCE_DAILY}
-    assert allot(["a"], grant, _limits(audience_per_day=1), MonthState(), MonthState(), "r", None).admitted == ["a"]
+    assert allot(["a"], grant, _limits(audience_per_day=1), MonthState(), MonthState(), "r").admitted == ["a"]
+
+
+def test_an_audience_quota_of_several_sends_a_day_admits_that_many_runs_and_each_holder_again():
+    grant, limits = Grant("x", True, audience_id="aud"), _limits(audience_per_day=3)
+    two, three = frozenset({"r0", "r1"}), frozenset({"r0", "r1", "r2"})
+    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r2", two).admitted == ["a"]
+    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r3", three).refused == {"a": QUOTA_AUDIENCE_DAILY}
+    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r1", three).admitted == ["a"]
+

@@ -39,25 +39,27 @@ def _ctx(now: datetime, channel: str = "wallet", **data: Any) -> PolicyContext:
 
 
 def test_decide_defers_everyone_to_nine_when_it_is_quiet_hours():
-    decision = _policy(FakeStore({})).decide(_ctx(NIGHT), [Recipient("a"), Recipient("b")])
+    decision = _policy(FakeStore({})).decide(_ctx(NIGHT, "inbox"), [Recipient("a"), Recipient("b")])
     assert decision.deferred == {"a": datetime(2026, 11, 25, 1, 0, tzinfo=UTC), "b": datetime(2026, 11, 25, 1, 0,
                                                                                                 tzinfo=UTC)}
     assert not decision.writes and not decision.suppressed
 
 
 def test_decide_sends_at_night_when_the_campaign_ignores_quiet_hours():
-    decision = _policy(FakeStore({})).decide(_ctx(NIGHT, guardrails={"respect_quiet_hours": False}),
+    decision = _policy(FakeStore({})).decide(_ctx(NIGHT, "inbox", guardrails={"respect_quiet_hours": False}),
                                              [Recipient("a")])
-    assert not decision.deferred and [k for k, _ in decision.writes] == ["a", SHARED]
+    assert not decision.deferred and [k for k, _ in decision.writes] == ["a", SHARED, SHARED, SHARED]
 
 
 def test_decide_writes_one_guard_update_each_and_one_month_counter_without_reading_when_it_is_day():
     store = FakeStore({})
     decision = _policy(store).decide(_ctx(DAY), [Recipient("a"), Recipient("b", risk_flagged=True)])
     assert decision.suppressed == {"b": "risk"}
-    assert [k for k, _ in decision.writes] == ["a", SHARED]
-    guard, month = (op for _, op in decision.writes)
-    assert (guard.tag, month.tag) == ("policy:a", f"policy:{COUPONS_TAG}")
+    # The guard item, the month's coupons, and the list's audience month and day (an explicit list is an audience).
+    assert [k for k, _ in decision.writes] == ["a", SHARED, SHARED, SHARED]
+    guard, month, sends, slot = (op for _, op in decision.writes)
+    assert (guard.tag, month.tag, sends.tag, slot.tag) == ("policy:a", f"policy:{COUPONS_TAG}", "policy:*sends",
+                                                          "policy:*slot")
     assert store.reads == []
 
 
@@ -76,4 +78,4 @@ def test_explain_names_the_cap_and_remembers_a_used_up_quota_when_conditions_fai
     assert verdicts == {"a": "cap_weekly_store_coupon", "c": "quota_monthly_store_coupon"}
     later = policy.decide(_ctx(DAY), [Recipient("d"), Recipient("e")])  # one unit left: no doomed transaction
     assert later.suppressed == {"e": "quota_monthly_store_coupon"}
-    assert [k for k, _ in later.writes] == ["d", SHARED]
+    assert [k for k, _ in later.writes] == ["d", SHARED, SHARED, SHARED]

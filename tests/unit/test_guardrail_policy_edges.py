@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.audiences.canonical import list_key, rule_key, staff_key
 from chalicelib.dispatch.model import Recipient
 from chalicelib.dispatch.screening import SHARED, PolicyContext
 from chalicelib.dispatch.snapshot import view
@@ -24,7 +25,7 @@ from chalicelib.guardrails.rules import (
     limits_of,
     write_for,
 )
-from chalicelib.guardrails.store import coupons_key, guard_key, sends_key, slot_key
+from chalicelib.guardrails.store import coupons_key, guard_key, sends_key, slot_key, slot_runs
 from chalicelib.tenancy.model import MerchantSettings
 
 TZ = "Asia/Shanghai"
@@ -118,7 +119,10 @@ def test_only_a_calendar_occurrence_sent_to_an_audience_is_an_audience_send():
     assert audience_of(_campaign(), "birthday") is None
     assert audience_of(_campaign(), "touches") is None
     assert audience_of(_campaign(schedule=TRIGGERED)) is None
-    assert audience_of(_campaign(target={"kind": "customers", "customer_ids": ["a"]})) is None
+    assert audience_of(_campaign(target={"kind": "customers", "customer_ids": ["a"]})) == list_key(["a"])
+    assert audience_of(_campaign(target={"kind": "staff_friends", "staff_ids": ["s1"]})) == staff_key(["s1"])
+    rule = {"all": [{"field": "orders_30d", "op": "gte", "value": 1}]}
+    assert audience_of(_campaign(target={"kind": "rule", "rule": rule})) == rule_key(rule)
     assert audience_of(_campaign(target={"kind": "audience", "audience_id": ""})) is None
     assert audience_of(_campaign(target={"audience_id": "aud1"})) is None
 
@@ -127,7 +131,7 @@ def test_a_transaction_reserves_the_quota_items_its_campaign_needs():
     policy = _policy()
     assert policy.fixed_items(_campaign()) == 4  # a deferral's due item, the month's coupons, audience month + day
     assert policy.fixed_items(_campaign(coupons=[])) == 3
-    assert policy.fixed_items(_campaign(target={"kind": "customers", "customer_ids": ["a"]})) == 2
+    assert policy.fixed_items(_campaign(target={"kind": "customers", "customer_ids": ["a"]})) == 4
     assert policy.fixed_items(_campaign(coupons=[], schedule=TRIGGERED)) == 1
 
 
@@ -165,7 +169,7 @@ def test_decide_counts_the_chunks_coupons_in_the_month_of_issue_and_the_send_on_
         ("b", ("customer_op", "m1", "b", write, "policy:b")),
         (SHARED, ("coupons_op", "m1", "2026-11", 6, 8, 700, 800, NOW, f"policy:{COUPONS_TAG}")),
         (SHARED, ("sends_op", "m1", "2026-10", "run1", 9, NOW, f"policy:{SENDS_TAG}")),
-        (SHARED, ("slot_op", "m1", "aud1", "20261031", "run1", NOW, f"policy:{SLOT_TAG}")),
+        (SHARED, ("slot_op", "m1", "aud1", "20261031", "run1", 1, NOW, f"policy:{SLOT_TAG}")),
     ]
     assert not decision.suppressed and not decision.deferred
 
@@ -174,7 +178,7 @@ def test_a_send_without_an_occurrence_counts_on_the_day_it_is_sent(ops):
     ctx = PolicyContext("m1", "run1", _campaign(coupons=[]), TZ, NOW, None)
     shared = [op for key, op in _policy().decide(ctx, [Recipient("a")]).writes if key == SHARED]
     assert shared == [("sends_op", "m1", "2026-11", "run1", 9, NOW, f"policy:{SENDS_TAG}"),
-                      ("slot_op", "m1", "aud1", "20261124", "run1", NOW, f"policy:{SLOT_TAG}")]
+                      ("slot_op", "m1", "aud1", "20261124", "run1", 1, NOW, f"policy:{SLOT_TAG}")]
 
 
 def test_decide_writes_no_shared_counter_when_every_candidate_is_suppressed(ops):
@@ -195,7 +199,7 @@ def test_decide_starts_from_a_used_up_quota_read_within_the_last_minute(ops, clo
     clock.now += 60
     assert policy.decide(ctx, [Recipient("b")]).suppressed == {"b": QUOTA_MONTHLY_ITEM}
     clock.now += 0.5  # older than a minute: the transaction finds out again
-    assert [k for k, _ in policy.decide(ctx, [Recipient("b")]).writes] == ["b", SHARED]
+    assert [k for k, _ in policy.decide(ctx, [Recipient("b")]).writes] == ["b", SHARED, SHARED, SHARED]
 
 
 # -- explain: verdicts after a failed transaction -----------------------------------------------------------
@@ -224,6 +228,18 @@ def test_explain_lets_the_run_holding_the_slot_or_an_empty_slot_through():
         assert _policy(store).explain(_ctx(_campaign()), [SLOT_TAG], [Recipient("a")]) == {}
 
 
+def test_explain_lets_a_run_through_while_the_day_has_a_place_left_for_the_audience(ops):
+    two = SETTINGS.model_copy(update={"guardrails": SETTINGS.guardrails.model_copy(
+        update={"audience_sends_per_day": 2})})
+    store = FakeStore({slot_key("m1", "aud1", "20261031"): {"runs": {"run0"}}})
+    policy = Guardrails(store, lambda m: two, Kinds())  # type: ignore[arg-type]
+    assert policy.explain(_ctx(_campaign()), [SLOT_TAG], [Recipient("a")]) == {}
+    store.items[slot_key("m1", "aud1", "20261031")] = {"runs": {"run0", "run9"}}
+    assert policy.explain(_ctx(_campaign()), [SLOT_TAG], [Recipient("a")]) == {"a": QUOTA_AUDIENCE_DAILY}
+    slot = [op for key, op in policy.decide(_ctx(_campaign()), [Recipient("a")]).writes if op[0] == "slot_op"]
+    assert slot == [("slot_op", "m1", "aud1", "20261031", "run1", 2, NOW, f"policy:{SLOT_TAG}")]
+
+
 def test_explain_names_the_monthly_audience_quota_when_the_occurrences_month_is_full():
     runs = {f"r{i}" for i in range(9)}
     store = FakeStore({sends_key("m1", "2026-10"): {"runs": runs}, sends_key("m1", "2026-11"): {"runs": set()}})
@@ -246,3 +262,9 @@ def test_a_birthday_run_of_an_audience_campaign_counts_no_audience_send(ops):
     store = FakeStore({slot_key("m1", "aud1", "20261031"): {"run": "run0"}})
     assert _policy(store).explain(ctx, [COUPONS_TAG], [Recipient("a")]) == {}
     assert store.reads == [[coupons_key("m1", "2026-11")]]
+
+
+def test_a_days_slot_item_names_its_runs_and_one_written_before_the_set_counts_its_run():
+    assert slot_runs(None) == frozenset() and slot_runs({"kind": "quota"}) == frozenset()
+    assert slot_runs({"runs": {"r1", "r2"}}) == {"r1", "r2"}
+    assert slot_runs({"run": "r0"}) == {"r0"} and slot_runs({"run": "r0", "runs": {"r1"}}) == {"r0", "r1"}

@@ -188,7 +188,7 @@ def test_the_risk_verdict_matches_the_rule_when_the_redemption_arrives_before_or
 
 def test_allot_admits_in_order_until_the_month_quota_then_names_the_quota():
     limits = Limits(monthly_store=5, quiet=NO_QUIET)
-    result = allot(["a", "b", "c", "d"], Grant("x", False, 2), limits, MonthState(store=1), MonthState(), "r", None)
+    result = allot(["a", "b", "c", "d"], Grant("x", False, 2), limits, MonthState(store=1), MonthState(), "r")
     assert result.admitted == ["a", "b"]
     assert result.refused == {"c": QUOTA_MONTHLY_STORE, "d": QUOTA_MONTHLY_STORE}
 
@@ -196,11 +196,12 @@ def test_allot_admits_in_order_until_the_month_quota_then_names_the_quota():
 def test_allot_refuses_an_audience_send_when_another_run_holds_the_day_or_the_month_is_full():
     limits = Limits(audience_per_month=2, quiet=NO_QUIET)
     grant = Grant("x", True, audience_id="aud")
-    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r1", "r0").refused == {"a": QUOTA_AUDIENCE_DAILY}
-    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r1", "r1").admitted == ["a"]
+    held = frozenset({"r0"})
+    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r1", held).refused == {"a": QUOTA_AUDIENCE_DAILY}
+    assert allot(["a"], grant, limits, MonthState(), MonthState(), "r1", frozenset({"r1"})).admitted == ["a"]
     full = MonthState(audience_runs=frozenset({"r7", "r8"}))
-    assert allot(["a"], grant, limits, MonthState(), full, "r1", None).refused == {"a": QUOTA_AUDIENCE_MONTHLY}
-    assert allot(["a"], grant, limits, MonthState(), full, "r8", "r8").admitted == ["a"]
+    assert allot(["a"], grant, limits, MonthState(), full, "r1").refused == {"a": QUOTA_AUDIENCE_MONTHLY}
+    assert allot(["a"], grant, limits, MonthState(), full, "r8", frozenset({"r8"})).admitted == ["a"]
 
 
 def test_cooldown_blocks_messages_for_n_days_after_a_coupon_message_when_set():
