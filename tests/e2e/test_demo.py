@@ -33,6 +33,9 @@ KEY_LINES = (
     "✓ every reached customer holds exactly one of the two coupons, its treatment's",
     "✓ each treatment is credited its own buyers, their redeemed coupons and nothing of the other's",
     "verdict: ",
+    "✓ each staff owner gets the follow-up task: a task is no message to the customer",
+    "consecutive days (no cap_weekly_store_coupon)",
+    "✓ the loosening is recorded at activation and shown in the report",
     "0 failure(s)",
 )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infra.local.story import audiences, campaigns, channels, coupons, experiment, guardrails, reports
+from infra.local.story import audiences, campaigns, channels, coupons, experiment, guardrails, reports, seeds
 from infra.local.story.base import Ctx
 
 CHAPTERS: tuple[Callable[[Ctx], None], ...] = (
     audiences.chapter, coupons.chapter, channels.chapter, campaigns.chapter, guardrails.chapter, campaigns.day_two,
-    reports.chapter, experiment.chapter)
+    reports.chapter, seeds.follow_up, experiment.chapter, seeds.daily_coupon)
