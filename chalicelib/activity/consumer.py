@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import EventType
@@ -14,11 +14,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chalicelib.core.batch import run_batch
 from chalicelib.core.clock import Clock, to_iso
 from chalicelib.customers.convert import event_from_doc, order_from_doc
-from chalicelib.customers.metrics import apply_event, apply_order
+from chalicelib.customers.metrics import apply_event, apply_order, is_first_visit
 from chalicelib.customers.model import CustomerActivity, activity_from_doc, activity_to_doc
 from chalicelib.customers.rows import CustomerRow
 
 log = logging.getLogger(__name__)
+FIRST_VISIT = "first_visit"  # Change mark: this visit is the customer's earliest known one (the 到店 trigger)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Change:
     new: dict[str, Any] | None
     old: dict[str, Any] | None
     sequence: str
+    marks: frozenset[str] = frozenset()  # what folding found out about the record (FIRST_VISIT)
 
     @property
     def customer_ids(self) -> set[str]:
@@ -119,7 +121,10 @@ class ActivityConsumer:
                 self._apply(state, change.merchant_id, order.customer_id, lambda a: apply_order(a, order, tz, now))
             else:
                 fact = event_from_doc(change.new)
-                self._apply(state, change.merchant_id, fact.customer_id, lambda a: apply_event(a, fact, tz, now))
+                after = self._apply(state, change.merchant_id, fact.customer_id,
+                                    lambda a: apply_event(a, fact, tz, now))
+                if is_first_visit(after, fact):  # decided from the folded state: a replay marks it again
+                    change = replace(change, marks=change.marks | {FIRST_VISIT})
             state.applied.setdefault(change.merchant_id, []).append(change)
             for cid in change.customer_ids:
                 state.records.setdefault((change.merchant_id, cid), []).append(change)
@@ -143,7 +148,7 @@ class ActivityConsumer:
 
     @staticmethod
     def _apply(state: _BatchState, merchant_id: str, customer_id: str,
-               step: Callable[[CustomerActivity], CustomerActivity]) -> None:
+               step: Callable[[CustomerActivity], CustomerActivity]) -> CustomerActivity:
         key = (merchant_id, customer_id)
         before = state.activity.get(key, CustomerActivity())
         after = step(before)
@@ -151,6 +156,7 @@ class ActivityConsumer:
             state.activity[key] = after
             state.changed.add(key)
         state.rows.setdefault(key, CustomerRow(customer_id, None, None, 0))
+        return after
 
 
 def with_failures(result: dict[str, Any], sequences: Iterable[str]) -> dict[str, Any]:

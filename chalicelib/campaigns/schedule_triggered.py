@@ -33,6 +33,7 @@ class TriggerEvent(StrEnum):
     FAN_LEVEL_UP = "fan_level_up"
     REGISTRATION = "registration"
     BIRTHDAY = "birthday"
+    FIRST_VISIT = "first_visit"  # a customer's first visit (到店) ever: once per customer and campaign
 
 
 @dataclass(frozen=True)

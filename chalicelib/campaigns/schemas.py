@@ -45,7 +45,7 @@ HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 TriggerEventName = Literal["purchase", "purchase_items", "service_completed", "card_used", "order_cancelled",
-                           "order_timed_out", "fan_level_up", "registration", "birthday"]
+                           "order_timed_out", "fan_level_up", "registration", "birthday", "first_visit"]
 
 
 def _rebuild(exc: ValidationError, fix: Callable[[tuple[str | int, ...]], tuple[str | int, ...]]) -> ValidationError:
@@ -154,7 +154,10 @@ class RecurringIn(Body):
 
 class TriggeredIn(Body):
     kind: Literal["triggered"]
-    event: TriggerEventName
+    event: TriggerEventName = Field(description="order_cancelled fires for an order_cancelled event and for an order "
+                                    "that becomes cancelled in POST /v1/orders/batch; order_timed_out likewise for an "
+                                    "order cancelled with cancel_reason not_accepted_in_time (超时未接单); first_visit "
+                                    "for a customer's earliest visit event (到店), once per customer")
     delay_days: int = Field(default=0, ge=0, le=MAX_DELAY_DAYS)
     time: str | None = Field(default=None, pattern=HHMM, description="local HH:MM; null = exactly N x 24 h later")
     item_ids: list[Id] = Field(default_factory=list, max_length=MAX_ITEMS, description="for purchase_items")

@@ -115,6 +115,11 @@ def apply_event(activity: CustomerActivity, event: EventFact, tz: str, now: date
         if counted is not None:
             days = {**days, day.isoformat(): counted}
     follow, fan_level, unsubscribed = activity.follow, activity.fan_level, activity.unsubscribed
+    first_visit = activity.first_visit
+    if kind == "visit":
+        # A visit folded before first visits were kept still precedes later ones: its instant bounds the first.
+        known = first_visit or ((activity.last_at["visit"], "") if "visit" in activity.last_at else None)
+        first_visit = min(known, (at, event.event_id)) if known else (at, event.event_id)
     if kind == "review" and _is_good_review(event):
         _keep_latest(last_at, GOOD_REVIEW, at)
     elif kind in ("follow", "unfollow"):
@@ -128,8 +133,14 @@ def apply_event(activity: CustomerActivity, event: EventFact, tz: str, now: date
     updated = replace(
         activity, days=days, last_at=last_at, follow=follow, fan_level=fan_level, unsubscribed=unsubscribed,
         event_ids=(*activity.event_ids, event.event_id)[-EVENT_ID_MEMORY:], watermark=watermark,
+        first_visit=first_visit,
     )
     return _prune(updated, tz)
+
+
+def is_first_visit(activity: CustomerActivity, event: EventFact) -> bool:
+    """Whether `event`, once folded into `activity`, is the customer's earliest visit (a replay: still so)."""
+    return event.type == "visit" and activity.first_visit == (epoch_seconds(event.at), event.event_id)
 
 
 def _keep_latest(last_at: dict[str, int], kind: str, at: int) -> None:

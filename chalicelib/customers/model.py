@@ -169,6 +169,7 @@ class CustomerActivity:
     unsubscribed: frozenset[str] = frozenset()
     event_ids: tuple[str, ...] = ()
     watermark: int = 0
+    first_visit: tuple[int, str] | None = None  # the earliest visit (at, event id): the first-visit trigger's
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,7 @@ def activity_to_doc(activity: CustomerActivity) -> dict[str, object]:
         "unsubscribed": sorted(activity.unsubscribed),
         "event_ids": list(activity.event_ids),
         "watermark": activity.watermark,
+        "first_visit": list(activity.first_visit) if activity.first_visit else None,
     }
 
 
@@ -271,4 +273,9 @@ def activity_from_doc(doc: Mapping[str, Any]) -> CustomerActivity:
         unsubscribed=frozenset(str(c) for c in doc.get("unsubscribed") or ()),
         event_ids=tuple(str(e) for e in doc.get("event_ids") or ()),
         watermark=int(doc.get("watermark") or 0),
+        first_visit=_first_visit(doc.get("first_visit")),
     )
+
+
+def _first_visit(raw: Any) -> tuple[int, str] | None:
+    return (int(raw[0]), str(raw[1])) if raw else None

@@ -77,6 +77,13 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class CancelReason(StrEnum):
+    NOT_ACCEPTED_IN_TIME = "not_accepted_in_time"
+    CUSTOMER = "customer"
+    MERCHANT = "merchant"
+    OTHER = "other"
+
+
 class ItemLine(Body):
     item_id: str = Field(pattern=ID)
     quantity: int = Field(default=1, ge=1, le=10_000)
@@ -93,6 +100,11 @@ class OrderIn(Body):
     order_type: str = Field(default="standard", max_length=32)
     status: OrderStatus = OrderStatus.PAID
     coupon_instance_id: str | None = Field(default=None, pattern=ID)
+    cancel_reason: CancelReason | None = Field(default=None, description="status cancelled: why; "
+                                               "not_accepted_in_time (超时未接单) fires the order_timed_out trigger, "
+                                               "any other cancellation order_cancelled")
+    cancelled_at: PastInstant | None = Field(default=None, description="status cancelled: when (default: when the "
+                                         "cancelled order is received)")
 
 
 class EventType(StrEnum):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from chalicelib.activity.consumer import Change
+from chalicelib.activity.consumer import FIRST_VISIT, Change
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule, TriggerEvent, triggered_due_at
 from chalicelib.core.clock import Clock, parse_iso
 from chalicelib.core.ports import Repo
@@ -17,30 +17,57 @@ from chalicelib.dispatch.snapshot import CampaignView, view
 from chalicelib.dispatch.touches import touch_due
 
 log = logging.getLogger(__name__)
-# Behaviour event types that trigger as themselves (purchases come from orders, birthdays from the tick).
+# Behaviour event types that trigger as themselves (purchases and cancellations also come from orders, birthdays
+# from the tick, first visits from the consumer's mark on the customer's earliest visit).
 EVENT_TRIGGERS = frozenset({TriggerEvent.SERVICE_COMPLETED, TriggerEvent.CARD_USED, TriggerEvent.ORDER_CANCELLED,
                             TriggerEvent.ORDER_TIMED_OUT, TriggerEvent.FAN_LEVEL_UP, TriggerEvent.REGISTRATION})
+CANCELLED = "cancelled"
+NOT_ACCEPTED = "not_accepted_in_time"  # an order cancelled because the store did not accept it in time (超时未接单)
+# A cancellation's touch is keyed by the order, whichever says it first (the order's status or an event naming the
+# order): one touch per cancelled order, not one per report of it.
+ORDER_KEYS = {TriggerEvent.ORDER_CANCELLED: "order-cancelled", TriggerEvent.ORDER_TIMED_OUT: "order-timed-out"}
+FIRST_VISIT_KEY = "first-visit"  # one first visit per customer, whichever visit the consumer saw as earliest
 
 
-def occurrences(change: Change) -> Iterator[tuple[TriggerEvent, str, str, datetime, frozenset[str]]]:
-    """(trigger, customer, event key, instant, item ids) a stream change stands for."""
+def occurrences(change: Change, now: datetime | None = None) -> Iterator[tuple[TriggerEvent, str, str, datetime,
+                                                                              frozenset[str]]]:
+    """(trigger, customer, event key, instant, item ids) a stream change stands for; `now` dates a cancellation
+    that does not say when it happened."""
     new = change.new
     if new is None:
         return
     if change.kind == "ORDER":
-        was_purchase = bool(change.old and change.old.get("status") in PURCHASE_STATUSES)
-        if new.get("status") in PURCHASE_STATUSES and not was_purchase:
-            items = frozenset(str(line.get("item_id")) for line in new.get("items") or ())
-            key = f"order:{new['order_id']}"
-            yield TriggerEvent.PURCHASE, new["customer_id"], key, parse_iso(new["paid_at"]), items
-            yield TriggerEvent.PURCHASE_ITEMS, new["customer_id"], key, parse_iso(new["paid_at"]), items
+        yield from _order(change, new, now)
         return
+    at = parse_iso(new["at"])
+    if FIRST_VISIT in change.marks:
+        yield TriggerEvent.FIRST_VISIT, new["customer_id"], FIRST_VISIT_KEY, at, frozenset()
     try:
         trigger = TriggerEvent(str(new.get("type")))
     except ValueError:
         return
     if trigger in EVENT_TRIGGERS:
-        yield trigger, new["customer_id"], f"event:{new['event_id']}", parse_iso(new["at"]), frozenset()
+        order_id = new.get("order_id")
+        key = f"{ORDER_KEYS[trigger]}:{order_id}" if trigger in ORDER_KEYS and order_id else f"event:{new['event_id']}"
+        yield trigger, new["customer_id"], key, at, frozenset()
+
+
+def _order(change: Change, new: dict[str, Any], now: datetime | None
+           ) -> Iterator[tuple[TriggerEvent, str, str, datetime, frozenset[str]]]:
+    old_status = change.old.get("status") if change.old else None
+    was_purchase = old_status in PURCHASE_STATUSES
+    customer, order_id = new["customer_id"], new["order_id"]
+    if new.get("status") in PURCHASE_STATUSES and not was_purchase:
+        items = frozenset(str(line.get("item_id")) for line in new.get("items") or ())
+        key = f"order:{order_id}"
+        yield TriggerEvent.PURCHASE, customer, key, parse_iso(new["paid_at"]), items
+        yield TriggerEvent.PURCHASE_ITEMS, customer, key, parse_iso(new["paid_at"]), items
+    elif new.get("status") == CANCELLED and old_status != CANCELLED:
+        trigger = TriggerEvent.ORDER_TIMED_OUT if new.get("cancel_reason") == NOT_ACCEPTED \
+            else TriggerEvent.ORDER_CANCELLED
+        stated = new.get("cancelled_at")
+        at = parse_iso(stated) if stated else (now or parse_iso(new["paid_at"]))
+        yield trigger, customer, f"{ORDER_KEYS[trigger]}:{order_id}", at, frozenset()
 
 
 class SkipSink(Protocol):
@@ -89,13 +116,14 @@ class TriggerHook:
                 return found
 
     def after_batch(self, merchant_id: str, changes: list[Change]) -> None:
-        candidates = [o for c in changes for o in occurrences(c)]
+        now = self._clock()
+        candidates = [o for c in changes for o in occurrences(c, now)]
         if not candidates:
             return
         campaigns = self._running_triggered(merchant_id)
         if not campaigns:
             return
-        tz, now = self._tz(merchant_id), self._clock()
+        tz = self._tz(merchant_id)
         skipped: dict[str, list[tuple[str, str]]] = {}
         for trigger, customer_id, key, at, items in candidates:
             for campaign in campaigns:

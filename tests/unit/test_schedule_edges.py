@@ -143,7 +143,7 @@ def test_a_triggered_schedule_has_no_calendar_occurrences(call):
 
 # -- triggered schedules ------------------------------------------------------------------------------------
 EVENTS = ("purchase, purchase_items, service_completed, card_used, order_cancelled, order_timed_out, fan_level_up, "
-          "registration, birthday")
+          "registration, birthday, first_visit")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
