@@ -39,6 +39,9 @@ TABLE: dict[tuple[State, Action], State] = {
     (S.SCHEDULED, A.SEND_NOW): S.RUNNING,
     (S.RUNNING, A.SEND_NOW): S.RUNNING,
     (S.RUNNING, A.PAUSE): S.PAUSED,
+    # 001: a plan can be paused before it starts (未开始 → 暂停中); resume returns it to where it was paused from
+    # (resumed_state), so a plan that never ran is scheduled again.
+    (S.SCHEDULED, A.PAUSE): S.PAUSED,
     (S.PAUSED, A.RESUME): S.RUNNING,
     (S.SCHEDULED, A.CANCEL): S.CANCELLED,
     (S.RUNNING, A.CANCEL): S.CANCELLED,
@@ -68,3 +71,8 @@ def transition(state: State | str, action: Action | str) -> State:
         allowed = ", ".join(allowed_from(act)) or "no state"
         raise Conflict(f"campaign is {current.value}; {act.value} is allowed only from {allowed}", field="status")
     return new
+
+
+def resumed_state(paused_from: object) -> State:
+    """Where resume takes a paused campaign: scheduled when it was paused before it started, else running."""
+    return S.SCHEDULED if paused_from == S.SCHEDULED.value else S.RUNNING

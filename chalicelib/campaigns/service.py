@@ -19,7 +19,7 @@ from chalicelib.campaigns.checks import (
     first_run,
     loosened,
 )
-from chalicelib.campaigns.lifecycle import DELETABLE, EDITABLE, Action, State, transition
+from chalicelib.campaigns.lifecycle import DELETABLE, EDITABLE, Action, State, resumed_state, transition
 from chalicelib.campaigns.model import STAMPS, to_schedule
 from chalicelib.campaigns.schedule import OnceSchedule
 from chalicelib.campaigns.schedule_triggered import Schedule, TriggeredSchedule
@@ -253,14 +253,24 @@ class CampaignService:
                                 "on_activated")
 
     def pause(self, merchant_id: str, campaign_id: str) -> Record:
-        return self._stamped(merchant_id, campaign_id, Action.PAUSE, "paused_at", "on_paused")
+        """running or scheduled (before it starts) → paused; the state it left is kept for resume."""
+        record = self.get(merchant_id, campaign_id)
+        return self._move(record, transition(record.status or State.DRAFT, Action.PAUSE),
+                          {"paused_at": to_iso(self._clock()), "paused_from": record.status}, "on_paused")
 
     def resume(self, merchant_id: str, campaign_id: str) -> Record:
+        """paused → running, or → scheduled when it was paused before it started."""
         record = self.get(merchant_id, campaign_id)
         self._check_needs(merchant_id, body_of(record), "", sending=True)
-        return self._retry_safe(
-            lambda: self._stamped(merchant_id, campaign_id, Action.RESUME, "resumed_at", "on_resumed"),
-            merchant_id, campaign_id, "resumed_at", (State.RUNNING,), "on_resumed")
+
+        def move() -> Record:
+            current = self.get(merchant_id, campaign_id)
+            transition(current.status or State.DRAFT, Action.RESUME)  # 409 unless paused
+            return self._move(current, resumed_state(current.data.get("paused_from")),
+                              {"resumed_at": to_iso(self._clock())}, "on_resumed")
+
+        return self._retry_safe(move, merchant_id, campaign_id, "resumed_at", (State.RUNNING, State.SCHEDULED),
+                                "on_resumed")
 
     def _retry_safe(self, move: Callable[[], Record], merchant_id: str, campaign_id: str, stamp: str,
                     reached: tuple[State, ...], hook: str) -> Record:

@@ -1,4 +1,4 @@
-"""Routes: a run with live progress, and a campaign's runs."""
+"""Routes: a run with live progress, a campaign's runs and its upcoming triggered touches."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.core.auth import READERS
+from chalicelib.core.clock import to_iso
 from chalicelib.core.http import Request, route
 from chalicelib.core.paging import decode_cursor, encode_cursor
-from chalicelib.dispatch.schemas import RunOut, RunPage, RunsQuery, run_out
+from chalicelib.dispatch.schemas import RunOut, RunPage, RunsQuery, TouchOut, TouchPage, run_out
 
 bp = Blueprint(__name__)
 TAG = "runs"
@@ -28,3 +29,15 @@ def campaign_runs(req: Request, campaign_id: str) -> RunPage:
     rows, last = wiring.runs_service().of_campaign(merchant, campaign_id, req.query.limit,
                                                    decode_cursor(req.query.cursor, merchant))
     return RunPage(items=[run_out(r, p) for r, p in rows], next_cursor=encode_cursor(last))
+
+
+@route(bp, "/v1/campaigns/{campaign_id}/touches", "GET", summary="A triggered campaign's upcoming touches (paged)",
+       tag=TAG, roles=READERS, query=RunsQuery, response=TouchPage)
+def campaign_touches(req: Request, campaign_id: str) -> TouchPage:
+    merchant = req.principal.merchant_id
+    wiring.repo("CAMPAIGN").require(merchant, campaign_id)
+    items, last = wiring.due_store().open_touches(merchant, campaign_id, req.query.limit,
+                                                  decode_cursor(req.query.cursor, merchant))
+    return TouchPage(items=[TouchOut(customer_id=str(i.payload["customer_id"]), event=str(i.payload["event_id"]),
+                                     due_at=to_iso(i.due_at), status=i.status) for i in items],
+                     next_cursor=encode_cursor(last))

@@ -95,6 +95,15 @@ class DueStore:
         return [_due(i) for i in DispatchItem.by_gsi2.query(campaign_due_key(merchant_id, campaign_id))
                 if i.status in ("pending", "claimed", "parked")]
 
+    def open_touches(self, merchant_id: str, campaign_id: str, limit: int, start_key: dict[str, Any] | None
+                     ) -> tuple[list[DueItem], dict[str, Any] | None]:
+        """A page of the campaign's upcoming triggered touches (finished ones leave the index), in key order."""
+        query = DispatchItem.by_gsi2.query(campaign_due_key(merchant_id, campaign_id),
+                                           DispatchItem.gsi2sk.startswith("touch#"), limit=limit,
+                                           last_evaluated_key=start_key)
+        items = [_due(i) for i in query if i.status in ("pending", "claimed")]
+        return items, query.last_evaluated_key
+
     def delete(self, items: Iterable[DueItem]) -> None:
         with DispatchItem.batch_write() as batch:
             for due in items:

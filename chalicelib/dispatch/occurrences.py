@@ -86,7 +86,10 @@ class OccurrenceStarter(TickPart):
         kind = item.payload.get("kind", "occurrence")
         nxt = next_due(merchant_id, campaign, tz, max(occurrence, now) if kind == "birthday" else occurrence, kind)
         if record.status == PAUSED:
-            return self._paused(item, campaign, nxt, now)
+            done = self._paused(item, campaign, nxt, now)
+            if done and not isinstance(campaign.schedule, OnceSchedule):
+                self._note_next(merchant_id, campaign_id, PAUSED, PAUSED, nxt, now)
+            return done
         segments = segments_for(campaign.target)
         if item.status == "pending" and should_switch(record.data):
             record = self._switch(record, campaign, now)
@@ -108,11 +111,8 @@ class OccurrenceStarter(TickPart):
                     ops.pop("run")  # a replay: the run exists already
                 if any(t.startswith("due:") for t in exc.failed):
                     ops.pop("next")
-        if record.status == "scheduled":
-            try:
-                self._campaigns.set_status(merchant_id, campaign_id, "running", now, expected_status=("scheduled",))
-            except Conflict:
-                log.info("campaign %s left scheduled before its first run", campaign_id)
+        if kind != "birthday" or record.status == "scheduled":
+            self._note_next(merchant_id, campaign_id, record.status or "running", "running", nxt, now)
         self._queues.send_plans(plan_messages(merchant_id, run.run_id, segments))
         self._due.mark_done([item], now)
         return 1
@@ -134,6 +134,16 @@ class OccurrenceStarter(TickPart):
         except Conflict:  # the campaign changed meanwhile (paused, cancelled): the next occurrence looks again
             log.info("campaign %s not switched to its winner: changed concurrently", campaign.campaign_id)
             return record
+
+    def _note_next(self, merchant_id: str, campaign_id: str, status: str, new_status: str, nxt: DueItem | None,
+                   now: datetime) -> None:
+        """The campaign's next_run_at follows every occurrence (None once the schedule has none left); a scheduled
+        campaign moves to running with its first run. A replay writes the same; a concurrent move wins."""
+        try:
+            self._campaigns.set_status(merchant_id, campaign_id, new_status, now, expected_status=(status,),
+                                       data_updates={"next_run_at": to_iso(nxt.due_at) if nxt else None})
+        except Conflict:
+            log.info("campaign %s left %s before its run was noted", campaign_id, status)
 
     def _paused(self, item: DueItem, campaign: CampaignView, nxt: DueItem | None, now: datetime) -> int:
         """A paused once campaign's send waits for resume; a recurring one skips occurrences during the pause."""

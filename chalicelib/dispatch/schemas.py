@@ -51,6 +51,19 @@ class RunsQuery(ListQuery):
     pass
 
 
+class TouchOut(Model):
+    customer_id: str
+    event: str = Field(description="the event the touch answers: order:<id>, event:<id>, order-cancelled:<id>, "
+                       "first-visit; with @<n> the plan's n-th follow-up of it")
+    due_at: str = Field(description="when the touch is sent (UTC); the customer caps decide then")
+    status: str = Field(description="pending, or claimed: being batched into the day's run")
+
+
+class TouchPage(Model):
+    items: list[TouchOut]
+    next_cursor: str | None = None
+
+
 def run_out(run: Run, progress: Progress) -> RunOut:
     return RunOut(run_id=run.run_id, campaign_id=run.campaign_id, kind=run.kind, status=run.status.value,
                   occurrence=to_iso(run.occurrence), started_at=run.started_at, completed_at=run.completed_at,

@@ -96,3 +96,53 @@ def test_a_customers_first_visit_fires_the_first_visit_trigger_once_and_later_vi
     runtime.drain()
     tick_and_drain(runtime, T0 + timedelta(minutes=5))
     assert _sent_by(channel, api, merchant, first) == Counter({"v1": 1})
+
+
+# -- item 9 ----------------------------------------------------------------------------------------------------
+def test_a_scheduled_plan_paused_before_it_starts_sends_nothing_and_resumes_to_scheduled(
+        api, merchant, clock, runtime, channel):
+    seed_customers(api, merchant, ["p1"], consent={"webhook": True})
+    body = campaign_body(None, {"kind": "customers", "customer_ids": ["p1"]}, channel="webhook", name="001 plan",
+                         schedule={"kind": "recurring", "frequency": "daily", "time": "12:00"})
+    [cid] = _start(api, merchant, clock, runtime, body)  # Wednesday 11:00: first run at 12:00 today
+    assert api.get(f"/v1/campaigns/{cid}", token=merchant.token).json["status"] == "scheduled"
+    paused = api.post(f"/v1/campaigns/{cid}/pause", token=merchant.token)
+    assert paused.status == 200 and paused.json["status"] == "paused"  # 未开始 → 暂停中
+    tick_and_drain(runtime, T0 + timedelta(hours=1))  # 12:00 passes while paused: skipped
+    assert channel.sent == []
+    got = api.get(f"/v1/campaigns/{cid}", token=merchant.token).json
+    assert got["next_run_at"] == "2026-12-03T04:00:00Z"  # tomorrow's 12:00, kept current through the skip
+    clock.set(T0 + timedelta(hours=2))
+    resumed = api.post(f"/v1/campaigns/{cid}/resume", token=merchant.token)
+    assert resumed.status == 200 and resumed.json["status"] == "scheduled"  # it never ran: back to 未开始
+    tick_and_drain(runtime, T0 + timedelta(days=1, hours=1))
+    assert [c for _, c in channel.sent] == ["p1"]
+    got = api.get(f"/v1/campaigns/{cid}", token=merchant.token).json
+    assert (got["status"], got["next_run_at"]) == ("running", "2026-12-04T04:00:00Z")
+    # Paused while running, it resumes to running.
+    assert api.post(f"/v1/campaigns/{cid}/pause", token=merchant.token).json["status"] == "paused"
+    assert api.post(f"/v1/campaigns/{cid}/resume", token=merchant.token).json["status"] == "running"
+
+
+def test_the_upcoming_touches_of_a_triggered_plan_are_listed_page_by_page(api, merchant, clock, runtime, channel):
+    seed_customers(api, merchant, ["u1", "u2", "u3"], consent={"webhook": True})
+    [cid] = _start(api, merchant, clock, runtime, _triggered("purchase", ["u1", "u2", "u3"], delay_days=3))
+    paid = T0 + timedelta(minutes=1)
+    _post(api, merchant, "/v1/orders/batch", [_order(f"b{c}", c, paid) for c in ("u1", "u2", "u3")])
+    runtime.drain()
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = api.get(f"/v1/campaigns/{cid}/touches?limit=2" + (f"&cursor={cursor}" if cursor else ""),
+                       token=merchant.token).json
+        assert len(page["items"]) <= 2
+        seen += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert sorted((t["customer_id"], t["event"], t["due_at"], t["status"]) for t in seen) == [
+        (c, f"order:b{c}", to_iso(paid + timedelta(days=3)), "pending") for c in ("u1", "u2", "u3")]
+    tick_and_drain(runtime, paid + timedelta(days=3, minutes=1))
+    assert api.get(f"/v1/campaigns/{cid}/touches", token=merchant.token).json["items"] == []  # sent: not upcoming
+    other = api.get("/v1/campaigns/cmp_nope/touches", token=merchant.token)
+    assert other.status == 404

@@ -14,6 +14,7 @@ from chalicelib.campaigns.lifecycle import (
     Action,
     State,
     allowed_from,
+    resumed_state,
     transition,
 )
 from chalicelib.core.errors import Conflict
@@ -74,9 +75,15 @@ def test_strings_are_accepted_when_they_name_states_and_actions() -> None:
 def test_edit_and_delete_sets_when_compared_to_spec() -> None:
     assert {State.DRAFT, State.SCHEDULED} == EDITABLE
     assert {State.DRAFT, State.ENDED, State.CANCELLED} == DELETABLE
-    assert allowed_from(Action.PAUSE) == (State.RUNNING,)
+    assert allowed_from(Action.PAUSE) == (State.SCHEDULED, State.RUNNING)  # 001: 未开始 → 暂停中 too
     assert allowed_from(Action.RESUME) == (State.PAUSED,)
     assert allowed_from(Action.ACTIVATE) == (State.DRAFT,)
+
+
+def test_resume_returns_a_plan_paused_before_it_started_to_scheduled_and_any_other_to_running() -> None:
+    assert resumed_state("scheduled") is State.SCHEDULED
+    assert resumed_state("running") is State.RUNNING
+    assert resumed_state(None) is State.RUNNING  # paused before paused_from was kept: it was running
 
 
 @given(states, actions)
@@ -102,13 +109,13 @@ def test_nothing_returns_to_draft_when_a_campaign_has_been_activated(state: Stat
 
 
 @given(states, actions)
-def test_pause_only_from_running_and_resume_only_from_paused(state: State, action: Action) -> None:
+def test_pause_only_from_scheduled_or_running_and_resume_only_from_paused(state: State, action: Action) -> None:
     try:
         new = transition(state, action)
     except Conflict:
         return
     if new is State.PAUSED and state is not State.PAUSED:
-        assert action is Action.PAUSE and state is State.RUNNING
+        assert action is Action.PAUSE and state in (State.SCHEDULED, State.RUNNING)
     if action is Action.RESUME:
         assert state is State.PAUSED and new is State.RUNNING
     if new is State.CANCELLED:
