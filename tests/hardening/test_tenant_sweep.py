@@ -226,6 +226,7 @@ SWEEP: dict[tuple[str, str], Case] = {
     **{("POST", f"{CAMPAIGN}/{verb}"): each(f"{CAMPAIGN}/{verb}", "campaign_id")
        for verb in ("activate", "pause", "resume", "cancel", "send-now")},
     ("GET", f"{CAMPAIGN}/runs"): each(f"{CAMPAIGN}/runs", "campaign_id"),
+    ("GET", f"{CAMPAIGN}/touches"): each(f"{CAMPAIGN}/touches", "campaign_id"),
     ("GET", "/v1/runs/{run_id}"): each("/v1/runs/{run_id}", "run_id"),
     ("GET", f"{CAMPAIGN}/report"): each(f"{CAMPAIGN}/report", "campaign_id"),
     ("GET", f"{CAMPAIGN}/recipients"): both(each(f"{CAMPAIGN}/recipients", "campaign_id"),

@@ -38,9 +38,10 @@ def seed_world(api: Any, merchant: Any, runtime: Any, now: datetime) -> World:
     world = World(merchant.id, merchant.token)
     tok = {"token": merchant.token}
     paid = now - timedelta(days=2)
-    # Three campaigns reach the same customers on one day: lift the per-customer caps so none is suppressed.
+    # Three campaigns reach the same customers on one day: lift the per-customer caps so none is suppressed, and
+    # the audience's sends a day (the one list is one audience however often it is sent to: issue 18 item 4).
     loose = {"daily_messages_per_customer": 10, "coupon_message_cooldown_days": 0, "inbox_messages_per_day": 10,
-             "weekly_store_coupons_per_customer": 10}
+             "weekly_store_coupons_per_customer": 10, "audience_sends_per_day": 5}
     _ok(api.put("/v1/settings", {"store_name": "A store", "guardrails": loose}, **tok))
     customers = [{"customer_id": c, "nickname": f"alice-{c}", "phone": f"+86138000000{i}", "staff_owner": STAFF,
                   "email": f"{c}@example.com", "tags": ["vip"]} for i, c in enumerate(CUSTOMERS)]
