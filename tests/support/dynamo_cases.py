@@ -100,6 +100,29 @@ def transactions() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     yield "100 items with the last one failing", [*bulk[:99], LATER_FAILURES["ADD to a string"]]
 
 
+def singles() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Single-item requests and batches (the contention layer wraps their handlers too)."""
+    single = order_key("single", "1")
+    yield "put_item", "put_item", {"TableName": ORDERS, "Item": single | {"v": {"N": "3"}}}
+    yield "put_item condition failure", "put_item", {"TableName": ORDERS, "Item": single,
+                                                     "ConditionExpression": "attribute_not_exists(pk)"}
+    yield "update_item", "update_item", {"TableName": COUNTERS, "Key": COUNTER, "UpdateExpression": "ADD hits :one",
+                                         "ExpressionAttributeValues": ONE, "ReturnValues": "ALL_NEW"}
+    yield "update_item condition failure", "update_item", {
+        "TableName": ORDERS, "Key": single, "UpdateExpression": "SET v = :one", "ExpressionAttributeValues": ONE,
+        "ConditionExpression": "v < :one", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    yield "get_item", "get_item", {"TableName": ORDERS, "Key": single, "ConsistentRead": True}
+    yield "transact_get_items", "transact_get_items", {"TransactItems": [
+        {"Get": {"TableName": ORDERS, "Key": single}}, {"Get": {"TableName": COUNTERS, "Key": COUNTER}},
+        {"Get": {"TableName": ORDERS, "Key": order_key("nobody", "1")}}]}
+    yield "batch_write_item", "batch_write_item", {"RequestItems": {ORDERS: [
+        {"PutRequest": {"Item": order_key("batch", "1")}}, {"DeleteRequest": {"Key": single}}]}}
+    yield "batch_get_item", "batch_get_item", {"RequestItems": {ORDERS: {"Keys": [
+        order_key("batch", "1"), single, OLD], "ConsistentRead": True}}}
+    yield "delete_item", "delete_item", {"TableName": ORDERS, "Key": order_key("batch", "1"),
+                                         "ReturnValues": "ALL_OLD"}
+
+
 def _query(table: str, condition: str, values: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"_op": "pages:query", "TableName": table, "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values, **extra}

@@ -3,8 +3,9 @@
 Four tables cover every key type (S, N, B hash and range keys, a hash-only table, sparse and KEYS_ONLY GSIs, two
 streams). The script seeds them in transactions, then runs transactions that succeed, fail a condition (with and
 without ReturnValuesOnConditionCheckFailure), fail validation on a later item, repeat an item or exceed 100 items,
-then paginated queries and scans in both directions. `record` answers, per step, the response or error and a
-snapshot of every table (items and stream records), so two recordings can be compared item for item.
+then single-item writes, reads and batches, then paginated queries and scans in both directions. `record` answers,
+per step, the response or error and a snapshot of every table (items and stream records), so two recordings can be
+compared item for item.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.support import dynamo_cases as cases
 
 REGION = "eu-central-2"  # nobody else's moto world lives here
 VARYING = {"ApproximateCreationDateTime", "SizeBytes"}  # a stream record's clock time, and its size that counts it
+WRITES = frozenset({"transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item"})
 Step = tuple[str, str, dict[str, Any]]  # (label, operation or "pages:<operation>", request)
 
 
@@ -82,6 +84,7 @@ def steps() -> Iterator[Step]:
         yield f"seed {start}", "transact_write_items", {"TransactItems": seed[start:start + 25]}
     for label, items in cases.transactions():
         yield label, "transact_write_items", {"TransactItems": items}
+    yield from cases.singles()
     for label, request in cases.reads():
         yield label, request.pop("_op"), request
 
@@ -133,7 +136,7 @@ def record() -> list[tuple[str, Any, Any]]:
         client.create_table(BillingMode="PAY_PER_REQUEST", **spec)
     try:
         return [(label, outcome(client, operation, request),
-                 snapshot() if operation == "transact_write_items" else None)
+                 snapshot() if operation in WRITES else None)
                 for label, operation, request in steps()]
     finally:
         for spec in TABLES:
