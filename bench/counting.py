@@ -11,7 +11,7 @@ import botocore.client
 # requests the application makes per order (DynamoDB Streams reads by Lambda are free; queue polls are per
 # poller and second, whatever the traffic).
 PUMP = frozenset({("dynamodb-streams", op) for op in ("GetRecords", "GetShardIterator", "DescribeStream")} | {
-    ("sqs", op) for op in ("ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility")})
+    ("sqs", op) for op in ("ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility", "GetQueueAttributes")})
 
 
 class RequestCounter:

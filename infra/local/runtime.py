@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,6 +181,67 @@ class LocalRuntime:
             if moved == 0:
                 return stats
         raise RuntimeError(f"drain did not settle after {max_rounds} rounds")
+
+    def drain_parallel(self, workers: int, idle_rounds: int = 3) -> DrainStats:
+        """Like drain(), with `workers` concurrent consumers of the queues (Lambda's concurrency on one queue);
+        the stream is read by this thread meanwhile. Ends when the stream and every queue stay empty."""
+        stats = DrainStats()
+        lock = threading.Lock()
+        busy = [0]
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def consume() -> None:
+            try:
+                while not stop.is_set():
+                    with lock:
+                        busy[0] += 1
+                    moved = 0
+                    try:
+                        for queue in QUEUES:
+                            local = DrainStats()
+                            moved += self._deliver_queue(queue.name, queue.batch_size, local)
+                            with lock:
+                                for name, n in local.sqs_messages.items():
+                                    stats.sqs_messages[name] = stats.sqs_messages.get(name, 0) + n
+                                for name, n in local.sqs_failures.items():
+                                    stats.sqs_failures[name] = stats.sqs_failures.get(name, 0) + n
+                    finally:
+                        with lock:
+                            busy[0] -= 1
+                    if not moved:
+                        time.sleep(0.05)
+            except BaseException as exc:  # surfaced by the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=consume, name=f"worker-{i}", daemon=True) for i in range(workers)]
+        for t in threads:
+            t.start()
+        quiet = 0
+        try:
+            while quiet < idle_rounds and not errors:
+                stats.rounds += 1
+                moved = self._deliver_stream(stats)
+                with lock:
+                    idle = busy[0] == 0
+                quiet = quiet + 1 if not moved and idle and self._queues_empty() else 0
+                time.sleep(0.1 if not moved else 0)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        if errors:
+            raise errors[0]
+        return stats
+
+    def _queues_empty(self) -> bool:
+        sqs = wiring.client("sqs")
+        for queue in QUEUES:
+            attrs = sqs.get_queue_attributes(QueueUrl=self.urls[queue.name], AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            if int(attrs["ApproximateNumberOfMessages"]) or int(attrs["ApproximateNumberOfMessagesNotVisible"]):
+                return False
+        return True
 
     def purge(self) -> None:
         """Drop queued messages and skip unread stream records (test isolation)."""
