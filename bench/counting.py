@@ -11,7 +11,12 @@ import botocore.client
 # requests the application makes per order (DynamoDB Streams reads by Lambda are free; queue polls are per
 # poller and second, whatever the traffic).
 PUMP = frozenset({("dynamodb-streams", op) for op in ("GetRecords", "GetShardIterator", "DescribeStream")} | {
-    ("sqs", op) for op in ("ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility", "GetQueueAttributes")})
+    ("sqs", op) for op in ("ReceiveMessage", "ReceiveMessage (empty)", "DeleteMessageBatch", "ChangeMessageVisibility",
+                           "GetQueueAttributes")})
+# The local runtime's polling: free on AWS (stream reads by Lambda) or an artifact of how often it polls (an empty
+# receive, the queue depth it checks); a receive that returned messages is not polling, it is the message's cost.
+POLLING = frozenset({("dynamodb-streams", op) for op in ("GetRecords", "GetShardIterator", "DescribeStream")} | {
+    ("sqs", "GetQueueAttributes"), ("sqs", "ReceiveMessage (empty)")})
 
 
 class RequestCounter:
@@ -26,14 +31,20 @@ class RequestCounter:
         if len(parts) >= 3:
             self.counts[(parts[1], parts[2])] += 1
 
+    def _received(self, parsed: Any = None, **_: Any) -> None:
+        if isinstance(parsed, dict) and not parsed.get("Messages"):
+            self.counts[("sqs", "ReceiveMessage")] -= 1
+            self.counts[("sqs", "ReceiveMessage (empty)")] += 1
+
     def install(self) -> RequestCounter:
         original = botocore.client.ClientCreator.create_client
-        hook = self._hook
+        hook, received = self._hook, self._received
 
         def create_client(creator: Any, *args: Any, **kwargs: Any) -> Any:
             client = original(creator, *args, **kwargs)
             # First in line: moto's in-process stub answers in before-send too and would end the chain.
             client.meta.events.register_first("before-send", hook)
+            client.meta.events.register("after-call.sqs.ReceiveMessage", received)
             return client
 
         self._original = original

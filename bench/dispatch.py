@@ -188,11 +188,11 @@ class Tools:
         self.contention.stats.conflicts.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        from bench.counting import PUMP
+        from bench.counting import POLLING
 
         counts = self.counter.snapshot()
-        return {"counts": {k: n for k, n in counts.items() if k not in PUMP},
-                "pump": sum(n for k, n in counts.items() if k in PUMP), "units": copy.deepcopy(self.meter.units),
+        return {"counts": {k: n for k, n in counts.items() if k not in POLLING and n},
+                "pump": sum(n for k, n in counts.items() if k in POLLING), "units": copy.deepcopy(self.meter.units),
                 "conflicts": dict(self.contention.stats.conflicts)}
 
 
@@ -207,7 +207,7 @@ def _report(results: list[dict[str, Any]]) -> tuple[str, bool]:
     lines.append(f"{'total':<{width}}" + "".join(f"{sum(r['counts'].values()):>16,}" for r in results))
     per = [sum(r["counts"].values()) * 1000 / RECIPIENTS for r in results]
     lines.append(f"{'per 1,000 recipients':<{width}}" + "".join(f"{p:>16.1f}" for p in per))
-    lines.append(f"{'event pump (not counted)':<{width}}" + "".join(f"{r['pump']:>16,}" for r in results))
+    lines.append(f"{'local polling (not counted)':<{width}}" + "".join(f"{r['pump']:>16,}" for r in results))
     lines.append(f"{'wall time (s)':<{width}}" + "".join(f"{r['wall']:>16.1f}" for r in results))
     ok = True
     for r, p in zip(results, per, strict=True):
