@@ -15,9 +15,11 @@ SEGMENTS = 16  # plan work per run: one message per customer shard
 # chunks (16 segments would each make a chunk of a few, and a webhook call each) and it needs one plan message.
 SMALL_LIST = 2_000
 # Recipients per chunk. A chunk costs a lease, a share of a queue message and the ledger's final update
-# whatever its size, so it holds several delivery transactions; 200 entries keep the chunk item far below
-# DynamoDB's 400 KB and a chunk's channel calls well inside the worker's lease.
+# whatever its size, so it holds several delivery transactions; each of them rewrites the chunk item, so the plan
+# also packs recipients by bytes (CHUNK_BYTES of recipient data, see codec.py): a chunk item stays a few KB, far
+# below DynamoDB's 400 KB whatever the coupons per recipient, and a chunk's channel calls well inside the lease.
 CHUNK_MAX = 200
+CHUNK_BYTES = 8 * 1024
 LEASE_SECONDS = 300  # below the dispatch queue's visibility timeout: a killed worker's lease expires first
 MAX_RECEIVES = 5  # the queues' maxReceiveCount (core.resources)
 # The customer's contact item in the dispatch table holds both its guardrail counters and its recent reaches
@@ -156,6 +158,8 @@ class Chunk:
     campaign_id: str = ""
     arm: str | None = None  # the A/B treatment of every recipient (chunks are planned one treatment each)
     tallied: frozenset[str] = frozenset()  # final entries already counted by reports (dispatch.tally)
+    grants: tuple[tuple[str, int], ...] = ()  # the campaign's coupons (id, units): instance ids derive from them
+    base: int | None = None  # epoch seconds the ledger's instants count from (set when the chunk is first put)
 
     def open_recipients(self) -> list[Recipient]:
         """Recipients without a final ledger entry (handing and deferred ones included)."""

@@ -12,8 +12,10 @@ from chalicelib.audiences.model import Member
 from chalicelib.campaigns.schedule_triggered import TriggeredSchedule
 from chalicelib.core.clock import to_iso
 from chalicelib.core.tx import TxCancelled
+from chalicelib.dispatch.codec import grants_of, recipient_bytes
 from chalicelib.dispatch.messages import PlanMessage, chunk_messages
 from chalicelib.dispatch.model import (
+    CHUNK_BYTES,
     CHUNK_MAX,
     Chunk,
     DueKind,
@@ -65,8 +67,9 @@ def chunk_size(coupon_items: int, fixed_items: int, policy_items: int, policy_fi
 
 
 def split(recipients: list[Recipient], base: int, size: int, batch: int | None,
-          unplaced: frozenset[str] = frozenset()) -> list[tuple[list[Recipient], int]]:
-    """Chunks of ≤ size recipients, never straddling a batched-sending slice; returns (chunk, slice) pairs.
+          unplaced: frozenset[str] = frozenset(), max_bytes: int = CHUNK_BYTES) -> list[tuple[list[Recipient], int]]:
+    """Chunks of ≤ size recipients and ≤ max_bytes of recipient data (codec.recipient_bytes: a chunk of long
+    profiles is shorter), never straddling a batched-sending slice; returns (chunk, slice) pairs.
 
     Held-out recipients (and `unplaced` ones, settled at plan time) take no position: they ride along with
     their neighbours.
@@ -74,16 +77,20 @@ def split(recipients: list[Recipient], base: int, size: int, batch: int | None,
     out: list[tuple[list[Recipient], int]] = []
     current: list[Recipient] = []
     current_slice = -1
+    current_bytes = 0
     position = base
     for r in recipients:
         placed = not r.held_out and r.customer_id not in unplaced
         slice_no = (position // batch) if batch else 0
-        if current and (len(current) >= size or (placed and slice_no != current_slice)):
+        weight = recipient_bytes(r)
+        if current and (len(current) >= size or current_bytes + weight > max_bytes
+                        or (placed and slice_no != current_slice)):
             out.append((current, current_slice))
-            current = []
+            current, current_bytes = [], 0
         if not current:
             current_slice = slice_no
         current.append(r)
+        current_bytes += weight
         if placed:
             position += 1
     if current:
@@ -226,7 +233,9 @@ class PlanService:
                 settled = {r.customer_id: Entry(Outcome.SUPPRESSED, UNKNOWN_CUSTOMER, at=stamp)
                            for r in members if r.customer_id in unplaced}
                 chunks.append((Chunk(run.merchant_id, run.run_id, chunk_id_for(segment, count + i), members, settled,
-                                     campaign_id=run.campaign_id, arm=arm), slice_no))
+                                     campaign_id=run.campaign_id, arm=arm,
+                                     grants=grants_of(view(run.campaign_id, "running", run.snapshot, arm).coupons)),
+                               slice_no))
             ops += self._tally.planned_ops(current, [c for c, _ in chunks], now)
             for chunk, slice_no in chunks:
                 ops.append(self._runs.put_chunk_op(chunk, now))

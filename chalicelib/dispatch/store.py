@@ -14,10 +14,26 @@ from pynamodb.models import Model
 from chalicelib.core.clock import parse_iso, to_iso
 from chalicelib.core.dynamo import is_condition_failure, table_meta
 from chalicelib.core.tx import TxOp
-from chalicelib.dispatch.model import Chunk, ChunkState, Entry, Recipient, Run, RunStatus
+from chalicelib.dispatch.codec import (
+    decode_grants,
+    decode_ledger,
+    decode_recipient,
+    dumps,
+    encode_grants,
+    encode_ledger,
+    encode_recipient,
+)
+from chalicelib.dispatch.model import Chunk, ChunkState, Run, RunStatus
 from chalicelib.dispatch.tally import tallied_of, tally_bits
 
 RUN_SK = "RUN"
+
+
+class CompactJSON(JSONAttribute):
+    """JSON stored without padding and with UTF-8 as is: DynamoDB bills every byte of the item."""
+
+    def serialize(self, value: Any) -> str:
+        return dumps(value)
 
 
 class ByGsi1(GlobalSecondaryIndex["DispatchItem"]):  # type: ignore[no-untyped-call]
@@ -54,8 +70,10 @@ class DispatchItem(Model):
     campaign_id = UnicodeAttribute(null=True)
     arm = UnicodeAttribute(null=True)  # chunks: the A/B treatment every recipient of the chunk gets
     payload = JSONAttribute(null=True)
-    recipients = JSONAttribute(null=True)
-    ledger = JSONAttribute(null=True)
+    recipients = CompactJSON(null=True)
+    ledger = CompactJSON(null=True)
+    base = NumberAttribute(null=True)  # chunks: epoch seconds the ledger's instants are counted from
+    grants = UnicodeAttribute(null=True)  # chunks: the campaign's coupons, from which instance ids derive
     tallied = UnicodeAttribute(null=True)  # chunks: the final entries reports counted (dispatch.tally)
     due_at = UnicodeAttribute(null=True)
     lease_until = UnicodeAttribute(null=True)
@@ -121,21 +139,30 @@ def _run(item: DispatchItem) -> Run:
                payload.get("completed_at"), payload.get("extra") or {})
 
 
+def _ledger(chunk: Chunk) -> dict[str, str]:
+    return encode_ledger(chunk.merchant_id, chunk.run_id, chunk.recipients, chunk.ledger, chunk.base or 0,
+                         chunk.grants)
+
+
 def chunk_item(chunk: Chunk, now: datetime) -> DispatchItem:
+    if chunk.base is None:
+        chunk.base = int(now.timestamp())
     return DispatchItem(run_pk(chunk.merchant_id, chunk.run_id), chunk_sk(chunk.chunk_id), kind="chunk",
                         status=chunk.state.value, campaign_id=chunk.campaign_id, arm=chunk.arm,
-                        recipients=[r.to_doc() for r in chunk.recipients],
-                        ledger={c: e.to_doc() for c, e in chunk.ledger.items()}, attempts=0, receives=0,
+                        recipients=[encode_recipient(r) for r in chunk.recipients], ledger=_ledger(chunk),
+                        base=chunk.base, grants=encode_grants(chunk.grants) or None, attempts=0, receives=0,
                         updated_at=to_iso(now), tallied=tally_bits(chunk.recipients, chunk.tallied) or None)
 
 
 def _chunk(item: DispatchItem) -> Chunk:
     merchant_id, _, run_id = item.pk.split("#", 2)
-    recipients = [Recipient.from_doc(d) for d in item.recipients or ()]
+    recipients = [decode_recipient(d) for d in item.recipients or ()]
+    base, grants = int(item.base or 0), decode_grants(item.grants)
     return Chunk(merchant_id, run_id, item.sk.removeprefix("CHUNK#"), recipients,
-                 {c: Entry.from_doc(d) for c, d in (item.ledger or {}).items()}, ChunkState(item.status or "ready"),
-                 item.owner, int(item.attempts or 0), int(item.receives or 0), item.last_error,
-                 item.campaign_id or "", arm=item.arm, tallied=tallied_of(recipients, item.tallied))
+                 decode_ledger(merchant_id, run_id, recipients, item.ledger or {}, base, grants),
+                 ChunkState(item.status or "ready"), item.owner, int(item.attempts or 0), int(item.receives or 0),
+                 item.last_error, item.campaign_id or "", arm=item.arm, grants=grants, base=base,
+                 tallied=tallied_of(recipients, item.tallied))
 
 
 def _tally_condition(chunk: Chunk) -> Any:
@@ -243,7 +270,7 @@ class RunStore:
 
     def chunk_commit_op(self, chunk: Chunk, owner: str, state: ChunkState, now: datetime, release: bool) -> TxOp:
         """Record the ledger (whole map: the lease holder read it) and the state, only while holding the lease."""
-        actions: list[Any] = [DispatchItem.ledger.set({c: e.to_doc() for c, e in chunk.ledger.items()}),
+        actions: list[Any] = [DispatchItem.ledger.set(_ledger(chunk)),
                               DispatchItem.status.set(state.value), DispatchItem.updated_at.set(to_iso(now))]
         if release:
             actions += [DispatchItem.owner.remove(), DispatchItem.lease_until.remove()]

@@ -10,6 +10,7 @@ from chalicelib.campaigns.schedule import local_date, local_to_utc, zone
 from chalicelib.core.clock import to_iso
 from chalicelib.core.ports import Repo
 from chalicelib.dispatch.claims import TickPart, claim, enqueue_chunks
+from chalicelib.dispatch.codec import grants_of
 from chalicelib.dispatch.messages import chunk_messages
 from chalicelib.dispatch.model import (
     Chunk,
@@ -23,7 +24,7 @@ from chalicelib.dispatch.model import (
     touch_run_id,
 )
 from chalicelib.dispatch.ports import Committer, DeliveryLog, DueRepo, Op, QueuePort, RunRepo
-from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, arm_of
+from chalicelib.dispatch.snapshot import PAUSED, SENDABLE, arm_of, view
 from chalicelib.dispatch.tally import Tally
 
 TOUCHES_PER_CHUNK = 90  # claims + run + chunk + completion check + reports' counters: one TransactWriteItems
@@ -87,7 +88,8 @@ class TouchBatcher(TickPart):
         def chunk_of(group: list[DueItem]) -> Chunk:  # its id derives from its touches: a retry without the lost
             customers = list(dict.fromkeys(i.payload["customer_id"] for i in group))  # ones is another chunk
             return Chunk(run.merchant_id, run.run_id, touch_chunk_id([i.sk for i in group]),
-                         [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id, arm=arm)
+                         [Recipient(c, resolve=True) for c in customers], campaign_id=run.campaign_id, arm=arm,
+                         grants=grants_of(view(run.campaign_id, None, run.snapshot, arm).coupons))
 
         def ops(group: list[DueItem]) -> list[Op]:
             chunk = chunk_of(group)

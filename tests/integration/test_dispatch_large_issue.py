@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chalicelib import wiring
 from chalicelib.campaigns.checks import max_coupon_units
+from chalicelib.core.config import get_config
+from chalicelib.core.itemsize import typed_item_size
 from chalicelib.dispatch.model import Outcome
+from chalicelib.dispatch.store import run_pk
 from tests.support.dispatch import (
     campaign_body,
     ledger_of,
@@ -47,3 +51,9 @@ def test_the_most_coupons_per_recipient_arrive_with_limits_stock_quotas_and_an_a
     assert run["status"] == "complete" and run["progress"]["succeeded"] == len(ids), run
     assert {e.outcome for e in ledger_of(merchant.id, run["run_id"]).values()} == {Outcome.SUCCEEDED}
     assert wallet_counts(merchant.id, ids) == dict.fromkeys(ids, most)
+    # The ledger keeps no coupon ids (they derive from the delivery key): the chunk item's size follows its
+    # recipients, not their coupons (90 ids per entry made a 200-recipient chunk ~481 KB, past DynamoDB's 400 KB).
+    chunks = wiring.client("dynamodb").query(
+        TableName=get_config().table("dispatch"), KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
+        ExpressionAttributeValues={":p": {"S": run_pk(merchant.id, run["run_id"])}, ":c": {"S": "CHUNK#"}})["Items"]
+    assert chunks and max(typed_item_size(c) for c in chunks) < 600 + 60 * len(ids)
