@@ -21,7 +21,7 @@ from chalicelib.wiring.shared import cached_coupon, cached_timezone_of, client, 
 
 @part
 def reach_log() -> ReachLog:
-    return ReachLog()
+    return ReachLog(client("dynamodb"))
 
 
 @part

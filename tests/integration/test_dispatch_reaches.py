@@ -13,7 +13,7 @@ from chalicelib.core.clock import to_iso
 from chalicelib.coupons.model import InstanceStatus
 from chalicelib.dispatch.model import Outcome
 from chalicelib.dispatch.reaches import Reach
-from chalicelib.reports.reach_log import EPOCH_DAYS, ReachLog
+from chalicelib.reports.reach_log import DEPTH, ReachLog
 from tests.support.dispatch import (
     campaign_body,
     ledger_of,
@@ -69,7 +69,7 @@ def test_touches_hold_each_reach_once_when_the_worker_dies_around_recording_them
     assert set(touches) == set(ids)
     for customer, reaches in touches.items():
         entry = ledger[customer]
-        assert reaches == [Reach(customer, cid, run_id, NOW, entry.outcome is Outcome.HELD_OUT, entry.instances, 10)]
+        assert reaches == [Reach(customer, cid, run_id, NOW, entry.outcome is Outcome.HELD_OUT, (), 10)]
     reached = [c for c, e in ledger.items() if e.outcome is Outcome.SUCCEEDED]
     assert wallet_counts(merchant.id, ids) == {c: int(c in reached) for c in ids}
 
@@ -99,17 +99,26 @@ def test_an_order_redeems_its_coupon_and_is_attributed_when_it_comes_through_the
     assert report.json["funnel"]["reached"] == 12 and report.json["funnel"]["ordered"] == 2
 
 
-def test_a_late_repeat_of_an_old_reach_keeps_newer_touches_when_recorded_with_now(aws, merchant):
-    store = ReachLog()
-    old_at = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
-    epoch_end = datetime.fromtimestamp((int(old_at.timestamp()) // (EPOCH_DAYS * 86400) + 1) * EPOCH_DAYS * 86400,
-                                       tz=UTC)
-    old = Reach("cx", "cmp_old", "run_old", epoch_end - timedelta(hours=1), window_days=7)
-    new = Reach("cx", "cmp_new", "run_new", epoch_end + timedelta(hours=1), window_days=7)
+def test_a_late_repeat_of_an_old_reach_changes_nothing_and_keeps_newer_touches(aws, merchant):
+    store = wiring.reach_log()
+    old = Reach("cx", "cmp_old", "run_old", NOW - timedelta(hours=1), window_days=7)
+    new = Reach("cx", "cmp_new", "run_new", NOW + timedelta(hours=1), window_days=7)
+    other = Reach("cx", "cmp_long", "run_long", NOW, window_days=30)
     store.record_reaches(merchant.id, [old], now=old.at)
-    store.record_reaches(merchant.id, [new], now=new.at)
-    store.record_reaches(merchant.id, [old], now=new.at + timedelta(minutes=5))  # a redelivered chunk, later
-    assert store.get_many(merchant.id, ["cx"])["cx"] == [old, new]
+    store.record_reaches(merchant.id, [new, other], now=new.at)
+    store.record_reaches(merchant.id, [old, other], now=new.at + timedelta(minutes=5))  # a redelivered chunk
+    assert store.get_many(merchant.id, ["cx"])["cx"] == [old, other, new]
+
+
+def test_each_window_keeps_its_latest_reaches_and_the_oldest_fall_off(aws, merchant):
+    store = wiring.reach_log()
+    week = [Reach("cy", f"cmp_{i}", f"run_{i}", NOW + timedelta(days=i), window_days=7) for i in range(DEPTH + 2)]
+    long = Reach("cy", "cmp_long", "run_long", NOW - timedelta(days=20), window_days=90)
+    store.record_reaches(merchant.id, [long])
+    for reach in week[:3]:
+        store.record_reaches(merchant.id, [reach])
+    store.record_reaches(merchant.id, week[3:])  # several of one window in one write shift the register once
+    assert store.get_many(merchant.id, ["cy"])["cy"] == [long, *week[2:]]
 
 
 def test_a_wallet_send_writes_its_reaches_in_the_guard_update_and_records_only_holdouts_afterwards(
@@ -133,8 +142,7 @@ def test_a_wallet_send_writes_its_reaches_in_the_guard_update_and_records_only_h
     assert {r.customer_id for r in recorded} == held and all(r.held_out for r in recorded)
     touches = wiring.reach_log().get_many(merchant.id, ids)
     for customer in ids:
-        entry = ledger[customer]
-        assert touches[customer] == [Reach(customer, cid, run_id, NOW, customer in held, entry.instances, 10)]
+        assert touches[customer] == [Reach(customer, cid, run_id, NOW, customer in held, (), 10)]
     # The guard counters live on the same item and still count the send.
     from chalicelib.guardrails.store import guard_key
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -160,9 +161,10 @@ def test_unsubscribe_within_the_window_after_a_reach_is_reach_churn() -> None:
     assert unfollow is not None and unfollow.kind == "unfollow"
 
 
-def test_touch_encoding_round_trips() -> None:
-    r = Reach("c1", "cA", "run_1", REACH_AT, True, ("ci_1", "ci_2"), 30)
+def test_touch_encoding_round_trips_without_coupon_ids() -> None:
+    r = Reach("c1", "cA", "run_1", REACH_AT, True, (), 30)
     assert decode("c1", encode(r)) == r
+    assert decode("c1", encode(replace(r, coupon_instance_ids=("ci_1",)))) == r  # coupons name their campaign
     assert decode("c1", "garbage") is None
     assert decode("c1", encode(Reach("c1", "cA", "run_1", REACH_AT))) == Reach("c1", "cA", "run_1", REACH_AT)
 
