@@ -43,7 +43,7 @@ _deserialize = TypeDeserializer().deserialize
 class GuardItem(Model):
     """Declared attributes only; the windowed counters (`md_*`, `ws_*`, `wi_*`, `rc_*`) are addressed by Path.
 
-    A customer's guard item is its contact item: reports.reach_log keeps the reach slots `s0`..`s7` on it too.
+    A customer's guard item is its contact item: reports.reach_log keeps its reach registers `h{W}a`.. on it too.
     """
 
     Meta = table_meta("dispatch")
