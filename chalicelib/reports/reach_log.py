@@ -168,8 +168,10 @@ class ReachLog:
                 commit(ops)
                 return
             except TxCancelled as exc:
-                present = self.get_many(merchant_id, exc.tagged("reach:"))
-                pending = {c: [r for r in rs if r not in set(present.get(c, ()))] for c, rs in pending.items()}
+                # Compared as stored: a register keeps no coupon ids, so a reach carrying some reads back without.
+                present = {c: {encode(r) for r in rs}
+                           for c, rs in self.get_many(merchant_id, exc.tagged("reach:")).items()}
+                pending = {c: [r for r in rs if encode(r) not in present.get(c, set())] for c, rs in pending.items()}
                 pending = {c: rs for c, rs in pending.items() if rs}
         if pending:
             raise RuntimeError(f"reaches of {sorted(pending)} kept changing while recorded")

@@ -110,6 +110,16 @@ def test_a_late_repeat_of_an_old_reach_changes_nothing_and_keeps_newer_touches(a
     assert store.get_many(merchant.id, ["cx"])["cx"] == [old, other, new]
 
 
+def test_a_repeat_of_a_reach_carrying_coupon_ids_changes_nothing(aws, merchant):
+    store = wiring.reach_log()
+    reach = Reach("cz", "cmp_c", "run_c", NOW, coupon_instance_ids=("ci_1", "ci_2"), window_days=7)
+    store.record_reaches(merchant.id, [reach])
+    store.record_reaches(merchant.id, [reach, Reach("cw", "cmp_c", "run_c", NOW, window_days=7)])  # a redelivery
+    got = store.get_many(merchant.id, ["cz", "cw"])
+    assert got["cz"] == [Reach("cz", "cmp_c", "run_c", NOW, window_days=7)]  # the register keeps no coupon ids
+    assert [r.customer_id for r in got["cw"]] == ["cw"]
+
+
 def test_each_window_keeps_its_latest_reaches_and_the_oldest_fall_off(aws, merchant):
     store = wiring.reach_log()
     week = [Reach("cy", f"cmp_{i}", f"run_{i}", NOW + timedelta(days=i), window_days=7) for i in range(DEPTH + 2)]

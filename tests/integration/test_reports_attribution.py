@@ -90,19 +90,24 @@ def test_two_campaigns_touching_the_same_customer_last_touch_wins(api, merchant,
     assert totals(merchant, "cA").gmv == 1000 and totals(merchant, "cB").gmv == 2000
 
 
-def test_coupon_attribution_beyond_the_window_via_touches_and_via_the_coupons_module(api, merchant, runtime, clock):
+def test_a_redeemed_coupon_names_its_campaign_beyond_the_window_and_over_a_later_reach(api, merchant, runtime, clock):
+    # The reach log keeps no coupon ids: the redeemed instance itself names the campaign and run that issued it.
     start(clock, runtime)
-    seed(merchant, Reach("c1", "cA", "rA", NOW - timedelta(days=60), coupon_instance_ids=("ci_touch",)))
+    seed(merchant, Reach("c1", "cA", "rA", NOW - timedelta(days=60)),
+         Reach("c1", "cB", "rB", NOW - timedelta(days=2), window_days=7))  # the last touch, but not the coupon's
     coupon = api.post("/v1/coupons", {
         "name": "10 off", "kind": "store_threshold", "threshold_fen": 1000, "discount_fen": 100,
         "validity": {"kind": "relative", "days": 90}, "claim_window": {"kind": "any_time"}, "stock": 10},
         token=merchant.token).json["coupon_id"]
-    issued = wiring.wallet_service().issue_coupons(merchant.id, "c2", coupon, 1, campaign_id="cZ", run_id="rZ",
-                                                   delivery_key="rZ:c2", direct=True,
-                                                   now=NOW - timedelta(days=50))
-    ingest(api, merchant, runtime, order("o1", "c1", NOW - timedelta(days=1), coupon_instance_id="ci_touch"),
-           order("o2", "c2", NOW - timedelta(days=1), 3000, coupon_instance_id=issued[0].instance_id))
+    wallet = wiring.wallet_service()
+    from_a = wallet.issue_coupons(merchant.id, "c1", coupon, 1, campaign_id="cA", run_id="rA", delivery_key="rA:c1",
+                                  direct=True, now=NOW - timedelta(days=60))
+    from_z = wallet.issue_coupons(merchant.id, "c2", coupon, 1, campaign_id="cZ", run_id="rZ", delivery_key="rZ:c2",
+                                  direct=True, now=NOW - timedelta(days=50))
+    ingest(api, merchant, runtime, order("o1", "c1", NOW - timedelta(days=1), coupon_instance_id=from_a[0].instance_id),
+           order("o2", "c2", NOW - timedelta(days=1), 3000, coupon_instance_id=from_z[0].instance_id))
     assert totals(merchant, "cA") == Counts(orders=1, gmv=5000, discount=100, coupon_orders=1)
+    assert totals(merchant, "cB") == Counts()
     assert totals(merchant, "cZ") == Counts(orders=1, gmv=3000, discount=100, coupon_orders=1)
 
 
