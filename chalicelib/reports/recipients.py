@@ -95,15 +95,21 @@ class RecipientPages:
         ids = sorted(c for c in by_customer if after is None or c > after)
         page = ids if limit is None else ids[:limit]
         reaches = self._reaches.get_many(merchant_id, page)
+        runs: dict[str, Run | None] = {}
         out = []
         for cid in page:
             latest = max(by_customer[cid], key=lambda a: a.paid_at)
             mine = [r for r in reaches.get(cid, []) if r.campaign_id == campaign_id]
             reach = next((r for r in mine if r.run_id == latest.run_id), mine[-1] if mine else None)
             held = reach.held_out if reach is not None else latest.arm.value == "control"
-            out.append(Delivery(reach.run_id if reach else latest.run_id, cid,
-                                DeliveryStatus.HELD_OUT if held else DeliveryStatus.REACHED, None,
-                                reach.coupon_instance_ids if reach else (), reach.at if reach else None))
+            run_id = reach.run_id if reach else latest.run_id
+            coupons = reach.coupon_instance_ids if reach else ()
+            if not coupons and not held:  # the reach log keeps no coupon ids: a delivery's derive from its key
+                if run_id not in runs:
+                    runs[run_id] = self._runs.get_run(merchant_id, run_id)
+                coupons = derived_ids(merchant_id, run_id, cid, _grants(runs[run_id]))  # only issued ones are found
+            out.append(Delivery(run_id, cid, DeliveryStatus.HELD_OUT if held else DeliveryStatus.REACHED, None,
+                                coupons, reach.at if reach else None))
         more = limit is not None and len(ids) > limit
         return out, (page[-1] if more and page else None)
 
