@@ -56,12 +56,16 @@ class Funnel(Model):
 class Reasons(Model):
     """Distinct customers by their best status's reason (a customer counts once, in the status ranked best)."""
 
-    failed: dict[str, int]
-    suppressed: dict[str, int]
+    failed: dict[str, int] = Field(
+        description='customers whose best delivery failed, by reason (distinct customers across runs)')
+    suppressed: dict[str, int] = Field(
+        description="customers never sent to, by the reason of their latest suppression: distinct customers across "
+                    "runs (a customer suppressed cap_daily on 16 runs is 1 here and 16 in the runs' progress)")
     deferred: dict[str, int] = Field(default_factory=dict, description="waiting to be sent: quiet_hours (deferred "
                                      "to the end of the merchant's quiet hours) or channel_backoff (the channel "
                                      "asked to be called again later)")
-    not_sent: dict[str, int]
+    not_sent: dict[str, int] = Field(
+        description='customers not sent for another reason (cancelled, no contact, cannot render…), by reason')
     deferred_until: datetime | None = Field(default=None, description="the earliest instant a deferred recipient "
                                             "is sent")
 
