@@ -71,6 +71,12 @@ def _checked(merchant: str, document: dict[str, Any]) -> MerchantSettings:
     return new
 
 
+def _cache(merchant_id: str, settings: MerchantSettings) -> None:
+    # The writing process sees its change at once (make serve and the demo run every function in one process, and
+    # a campaign loosened right after its ceiling was raised must send under it); others within the cache's minute.
+    wiring.settings_cache().put(merchant_id, settings)
+
+
 @route(bp, "/v1/settings", "PUT", summary="Replace the merchant's settings: the body is the whole document and a "
        "field left out takes its default (webhook_secret left out keeps the stored one); PATCH changes only the "
        "fields given", tag=TAG, roles=ADMIN_ONLY, body=SettingsIn, response=SettingsOut, if_match=True)
@@ -79,6 +85,7 @@ def put_settings(req: Request) -> Reply:
     new = _checked(req.principal.merchant_id, body.model_dump())
     given = "webhook_secret" in body.model_fields_set
     settings, version = wiring.tenancy_service().put_settings(req.principal.merchant_id, new, req.if_match, given)
+    _cache(req.principal.merchant_id, settings)
     return Reply(_settings_out(req.principal.merchant_id, settings, version), headers={"ETag": f'"{version}"'})
 
 
@@ -94,6 +101,7 @@ def patch_settings(req: Request) -> Reply:
     patch = req.body.model_dump(mode="json", exclude_unset=True)
     new = _checked(merchant, merge_patch(current.model_dump(mode="json"), patch))
     settings, version = service.put_settings(merchant, new, expected, secret_given=True)
+    _cache(merchant, settings)
     return Reply(_settings_out(merchant, settings, version), headers={"ETag": f'"{version}"'})
 
 
