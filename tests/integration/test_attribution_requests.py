@@ -95,7 +95,11 @@ def test_a_time_zone_change_reaches_the_stream_consumer_when_the_cached_minute_h
     now = [1000.0]
     monkeypatch.setattr(wiring.settings_cache(), "ticks", lambda: now[0])
     assert wiring.cached_timezone_of(merchant.id) == "Asia/Shanghai"
+    before = wiring.cached_settings(merchant.id)
     assert api.put("/v1/settings", {"timezone": "Europe/Berlin"}, token=merchant.token).status == 200
+    assert wiring.cached_timezone_of(merchant.id) == "Europe/Berlin"  # the writing process sees it at once
+    # The stream consumer is another process: its cache still holds what it read before the write.
+    wiring.settings_cache().put(merchant.id, before)
     now[0] += 30
     assert wiring.cached_timezone_of(merchant.id) == "Asia/Shanghai"  # within the minute: not read again
     now[0] += 31
